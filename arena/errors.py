@@ -1,0 +1,48 @@
+"""Arena's error types: one base class, a few specific kinds; only the CLI turns them into exit codes."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ArenaError(Exception):
+    """Base of every error Arena raises on purpose. The message is one line a user can act on."""
+
+    exit_code = 1
+
+
+class UsageError(ArenaError):
+    """Bad input from the user: an unknown id, a malformed parameter, an impossible request."""
+
+    exit_code = 2
+
+
+class UnknownIdError(UsageError):
+    """An id that no plugin registered."""
+
+    def __init__(self, kind: str, wanted: str, known: Iterable[str], list_command: str):
+        near = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+        super().__init__(f"Unknown {kind} {wanted!r}.{hint} Run `{list_command}` to list the registered ones.")
+        self.wanted = wanted
+        self.suggestions = near
+
+
+class ParameterError(UsageError):
+    """A parameter that an env or policy does not take, or a value it cannot use."""
+
+
+class DuplicateIdError(ArenaError):
+    """Two plugins registered the same id."""
+
+
+class PluginError(ArenaError):
+    """A plugin failed to load or to register what it offers."""
+
+
+class IncompatiblePolicyError(UsageError):
+    """A policy that cannot play the requested game (for example MCTS on a game with no native state)."""
+
+
+class GameError(ArenaError):
+    """A game adapter or env factory failed."""

@@ -1,0 +1,71 @@
+"""The plugin manager factory: built-in plugins and installed `arena` entry points, loaded the same way."""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from collections.abc import Iterable
+
+import pluggy
+
+from arena import hookspecs
+from arena.errors import PluginError
+
+# Built-in plugins are ordinary plugin modules, registered exactly like third-party ones.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "arena.envs.pettingzoo",
+    "arena.envs.openspiel",
+    "arena.envs.gymnasium",
+    "arena.plugins.random_policy",
+    "arena.plugins.mcts",
+    "arena.plugins.alphabeta",
+    "arena.plugins.connect_four",
+    "arena.plugins.rps",
+)
+
+BLOCK_ENV_VAR = "ARENA_BLOCK_PLUGINS"
+
+
+def get_plugin_manager(*, entry_points: bool = True, block: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A fresh plugin manager with the built-in plugins and, unless told not to, every installed `arena` entry point.
+
+    Plugins named in `block` or in $ARENA_BLOCK_PLUGINS (comma-separated) are not loaded.
+    """
+    pm = pluggy.PluginManager("arena")
+    pm.add_hookspecs(hookspecs)
+    blocked = set(block) | {n.strip() for n in os.environ.get(BLOCK_ENV_VAR, "").split(",") if n.strip()}
+    for name in blocked:
+        pm.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        if pm.is_blocked(module_name):
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as e:  # a broken built-in is still reported in one line
+            raise PluginError(f"Built-in plugin {module_name!r} failed to import: {e}") from e
+        pm.register(module, name=module_name)
+    if entry_points:
+        for ep in importlib.metadata.entry_points(group="arena"):
+            if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                pm.load_setuptools_entrypoints("arena", name=ep.name)
+            except Exception as e:
+                raise PluginError(
+                    f"Plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}. "
+                    f"Fix or uninstall it, or skip it with {BLOCK_ENV_VAR}={ep.name}."
+                ) from e
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as e:
+        raise PluginError(f"{e}. Check the hook name against `arena plugins --hooks`.") from e
+    return pm
+
+
+def plugin_source(pm: pluggy.PluginManager, name: str) -> str:
+    """Where a plugin came from: "built-in", or the distribution and version that declared its entry point."""
+    plugin = pm.get_plugin(name)
+    for p, dist in pm.list_plugin_distinfo():
+        if p is plugin:
+            return f"{dist.project_name} {dist.version}"
+    return "built-in" if name in DEFAULT_PLUGINS else "registered at run time"

@@ -1,0 +1,134 @@
+"""Turns whatever a plugin registered as a policy (class, object with act, plain function) into one callable shape."""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from arena.errors import IncompatiblePolicyError, ParameterError
+from arena.types import GameInfo, Registration
+
+# The names a policy's act/reset/check may ask for; the runner passes only what is asked.
+ACT_ARGUMENTS = ("observation", "action_mask", "legal_actions", "state", "seat", "rng", "history", "game")
+
+
+def _wanted(fn: Callable[..., Any]) -> tuple[tuple[str, ...], bool]:
+    """(argument names, positional?) for a callable: injected by name, or (observation, action_mask) by position."""
+    params = [
+        p for p in inspect.signature(fn).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    names = tuple(p.name for p in params)
+    if all(n in ACT_ARGUMENTS for n in names):
+        return names, False
+    required = [p for p in params if p.default is p.empty]
+    if len(required) == 2 and all(p.kind != p.KEYWORD_ONLY for p in required):
+        return ("observation", "action_mask"), True
+    raise ParameterError(
+        f"Cannot call {getattr(fn, '__qualname__', fn)}{inspect.signature(fn)}: a policy takes "
+        f"(observation, action_mask) or any of {', '.join(ACT_ARGUMENTS)} by name."
+    )
+
+
+class _Call:
+    """A callable bound to the argument names it wants."""
+
+    __slots__ = ("fn", "names", "positional")
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self.names, self.positional = _wanted(fn)
+
+    def __call__(self, provide: Callable[[str], Any]) -> Any:
+        if self.positional:
+            return self.fn(*(provide(n) for n in self.names))
+        return self.fn(**{n: provide(n) for n in self.names})
+
+
+class BoundPolicy:
+    """A policy instance ready to play: a stable player id plus act/reset/check with argument injection."""
+
+    def __init__(self, player_id: str, obj: Any):
+        self.player_id = player_id
+        self.obj = obj
+        act = getattr(obj, "act", None)
+        if act is None and callable(obj):
+            act = obj
+        if act is None:
+            raise ParameterError(f"Policy {player_id!r} has no act method and is not callable.")
+        self.act_call = _Call(act)
+        self.wants = frozenset(self.act_call.names)
+        self._reset = _Call(obj.reset) if callable(getattr(obj, "reset", None)) else None
+        self._check = _Call(obj.check) if callable(getattr(obj, "check", None)) else None
+
+    def check(self, game: GameInfo) -> None:
+        """Raise IncompatiblePolicyError if this policy cannot play the game."""
+        if self._check is None:
+            return
+        reason = self._check({"game": game}.__getitem__ if "game" in self._check.names else _no_arg)
+        if reason:
+            raise IncompatiblePolicyError(f"{self.player_id} cannot play {game.env_id}: {reason}")
+
+    def reset(self, provide: Callable[[str], Any]) -> None:
+        if self._reset is not None:
+            self._reset(provide)
+
+    def act(self, provide: Callable[[str], Any]) -> Any:
+        return self.act_call(provide)
+
+
+def _no_arg(name: str) -> Any:
+    raise ParameterError(f"check() may only ask for 'game', not {name!r}.")
+
+
+def default_params(reg: Registration) -> dict[str, Any]:
+    """A policy's parameters and their defaults: its class's __init__ keywords, overridden by registered params."""
+    target = reg.load()
+    found: dict[str, Any] = {}
+    if inspect.isclass(target):
+        for p in inspect.signature(target).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                found[p.name] = None if p.default is p.empty else p.default
+    found.update(reg.params)
+    return found
+
+
+def coerce_params(reg: Registration, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Check given parameters against the policy's own and convert them to the defaults' types."""
+    defaults = default_params(reg)
+    out = {}
+    for key, value in given.items():
+        if key not in defaults:
+            accepted = ", ".join(sorted(defaults)) or "none"
+            raise ParameterError(f"Policy {reg.id!r} has no parameter {key!r} (it takes: {accepted}).")
+        default = defaults[key]
+        if default is None or isinstance(value, type(default)):
+            out[key] = value
+        elif isinstance(default, bool) or not isinstance(default, (int, float, str)):
+            raise ParameterError(f"Parameter {key!r} of policy {reg.id!r} must be {type(default).__name__}, got {value!r}.")
+        else:
+            try:
+                converted = type(default)(value)
+            except (TypeError, ValueError):
+                converted = None
+            if converted is None or (isinstance(default, int) and converted != value):
+                raise ParameterError(
+                    f"Parameter {key!r} of policy {reg.id!r} must be {type(default).__name__}, got {value!r}."
+                )
+            out[key] = converted
+    return out
+
+
+def build_policy(reg: Registration, params: Mapping[str, Any], player_id: str) -> BoundPolicy:
+    """Instantiate a registered policy with its parameters (classes are called with them; others take none)."""
+    target = reg.load()
+    merged = {**reg.params, **params}
+    if inspect.isclass(target):
+        try:
+            obj = target(**merged)
+        except (TypeError, ValueError) as e:
+            raise ParameterError(f"Policy {reg.id!r} rejected its parameters {dict(merged)}: {e}") from e
+    elif merged:
+        raise ParameterError(f"Policy {reg.id!r} takes no parameters (got {', '.join(merged)}).")
+    else:
+        obj = target
+    return BoundPolicy(player_id, obj)

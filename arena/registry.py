@@ -1,0 +1,188 @@
+"""Registries of envs, policies, algorithms and matchmakers, built from the plugins' register hooks.
+
+Ids are `namespace/name` with a version suffix (`-vN`, or PettingZoo's own `_vN`); an id given
+without its version means the latest registered one. A registration whose id is `namespace/*`
+builds any name in that namespace. Parameters follow a colon: `ID:key=value,key=value`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+
+from arena.errors import ArenaError, DuplicateIdError, GameError, ParameterError, PluginError, UnknownIdError
+from arena.policy import BoundPolicy, build_policy, coerce_params, default_params
+from arena.types import KINDS, Registration
+
+PLURAL = {"env": "envs", "policy": "policies", "algorithm": "algorithms", "matchmaker": "matchmakers"}
+_VERSION = re.compile(r"^(?P<base>.+?)[-_]v(?P<version>\d+)$")
+_ID = re.compile(r"^[A-Za-z0-9_.\-]+(/([A-Za-z0-9_.\-]+|\*))?$")
+
+
+def list_command(kind: str) -> str:
+    return f"arena {PLURAL[kind]}"
+
+
+def split_version(id_: str) -> tuple[str, int | None]:
+    m = _VERSION.match(id_)
+    return (m["base"], int(m["version"])) if m else (id_, None)
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value from the command line: JSON scalars (4, 0.5, true, "x") or a bare string."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        lowered = text.lower()
+        return {"true": True, "false": False}.get(lowered, text)
+    if isinstance(value, (dict, list)):
+        return text
+    return value
+
+
+def format_value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def parse_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """`ID:key=value,key=value` -> (ID, {key: value})."""
+    id_, sep, rest = text.strip().partition(":")
+    params: dict[str, Any] = {}
+    for item in rest.split(",") if sep else ():
+        if not item.strip():
+            continue
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ParameterError(f"Bad parameter {item!r} in {text!r}: write ID:key=value,key=value.")
+        params[key.strip()] = parse_value(value.strip())
+    if not id_:
+        raise ParameterError(f"Empty id in {text!r}.")
+    return id_, params
+
+
+def format_spec(id_: str, params: Mapping[str, Any]) -> str:
+    """The canonical text of an id with parameters: keys sorted, so equal specs compare equal."""
+    if not params:
+        return id_
+    return id_ + ":" + ",".join(f"{k}={format_value(params[k])}" for k in sorted(params))
+
+
+class Registry:
+    """Everything the installed plugins registered, collected lazily per kind, each id tagged with its plugin."""
+
+    def __init__(self, pm: pluggy.PluginManager | None = None):
+        if pm is None:
+            from arena.plugin_manager import get_plugin_manager
+
+            pm = get_plugin_manager()
+        self.pm = pm
+        self._entries: dict[str, dict[str, Registration]] = {}
+
+    # -- collecting -------------------------------------------------------------------------
+    def entries(self, kind: str) -> dict[str, Registration]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown registry kind {kind!r}")
+        if kind not in self._entries:
+            self._entries[kind] = self._collect(kind)
+        return self._entries[kind]
+
+    def _collect(self, kind: str) -> dict[str, Registration]:
+        entries: dict[str, Registration] = {}
+        hook_name = f"register_{PLURAL[kind]}"
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin_name
+
+            def register(id: str, target: Any, *, description: str = "", params: Mapping[str, Any] | None = None,
+                         _plugin: str = plugin) -> None:
+                if not isinstance(id, str) or not _ID.match(id):
+                    raise PluginError(f"Plugin {_plugin!r} registered a bad {kind} id {id!r}: use namespace/name-vN.")
+                if id in entries:
+                    raise DuplicateIdError(
+                        f"The {kind} id {id!r} is registered twice: by plugin {entries[id].plugin!r} and by plugin "
+                        f"{_plugin!r}. Uninstall one of them or block it with ARENA_BLOCK_PLUGINS."
+                    )
+                entries[id] = Registration(kind, id, target, _plugin, description.strip(), dict(params or {}))
+
+            try:
+                impl.function(**{name: register for name in impl.argnames})
+            except ArenaError:
+                raise
+            except Exception as e:
+                raise PluginError(f"Plugin {plugin!r} failed in {hook_name}: {type(e).__name__}: {e}") from e
+        return entries
+
+    def ids(self, kind: str) -> list[str]:
+        return sorted(self.entries(kind))
+
+    # -- lookup -----------------------------------------------------------------------------
+    def resolve(self, kind: str, id_: str) -> Registration:
+        """The registration for an id: exact, else the latest version of an unversioned id, else a `ns/*` fallback."""
+        entries = self.entries(kind)
+        if id_ in entries and not id_.endswith("/*"):
+            return entries[id_]
+        base, version = split_version(id_)
+        if version is None:
+            versions = [(v, e) for eid, e in entries.items() if (sv := split_version(eid))[0] == base
+                        and (v := sv[1]) is not None]
+            if versions:
+                return max(versions, key=lambda ve: ve[0])[1]
+        ns, slash, name = base.partition("/")
+        fallback = entries.get(f"{ns}/*")
+        if slash and name and fallback is not None and version in (None, 0):
+            return Registration(kind, f"{ns}/{name}-v0", _Deferred(fallback, name), fallback.plugin,
+                                fallback.description, fallback.params)
+        known = set(entries) | {split_version(e)[0] for e in entries}
+        raise UnknownIdError(kind, id_, sorted(k for k in known if not k.endswith("/*")), list_command(kind))
+
+    # -- building ---------------------------------------------------------------------------
+    def make_game(self, spec: str) -> Any:
+        """Build and adapt a game from `ENV_ID[:key=value,...]`; returns an object implementing protocols.Game."""
+        id_, params = parse_spec(spec)
+        reg = self.resolve("env", id_)
+        factory = reg.load()
+        try:
+            env = factory(**{**reg.params, **params})
+        except ArenaError:
+            raise
+        except TypeError as e:
+            raise ParameterError(f"Env {reg.id!r} rejected parameters {params}: {e}") from e
+        except Exception as e:
+            raise GameError(f"Env {reg.id!r} failed to build: {type(e).__name__}: {e}") from e
+        explicit = {k: v for k, v in params.items() if reg.params.get(k, _MISSING) != v}
+        game = self.pm.hook.adapt_env(env=env, env_id=format_spec(reg.id, explicit))
+        if game is None:
+            raise GameError(
+                f"Env {reg.id!r} returned a {type(env).__module__}.{type(env).__name__}, which Arena cannot adapt: "
+                "return a PettingZoo AECEnv or ParallelEnv, a pyspiel.Game or a gymnasium.Env."
+            )
+        return game
+
+    def player_id(self, spec: str) -> str:
+        """The canonical player id of a policy spec: resolved id plus the parameters that differ from defaults."""
+        id_, params = parse_spec(spec)
+        reg = self.resolve("policy", id_)
+        defaults = default_params(reg)
+        params = coerce_params(reg, params)
+        return format_spec(reg.id, {k: v for k, v in params.items() if defaults.get(k, _MISSING) != v})
+
+    def make_policy(self, spec: str) -> BoundPolicy:
+        id_, params = parse_spec(spec)
+        reg = self.resolve("policy", id_)
+        return build_policy(reg, coerce_params(reg, params), self.player_id(spec))
+
+
+_MISSING = object()
+
+
+class _Deferred:
+    """The factory of a `namespace/*` registration with the requested name bound, loaded only when called."""
+
+    def __init__(self, fallback: Registration, name: str):
+        self.fallback, self.name = fallback, name
+
+    def __call__(self, **params: Any) -> Any:
+        return functools.partial(self.fallback.load(), self.name)(**params)

@@ -1,0 +1,83 @@
+"""Summaries of a series of games: win/draw/loss counts, scores with 95% intervals, Elo differences."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from arena.types import MatchResult
+
+Z95 = 1.959963984540054
+
+
+def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion p over n trials (draws count half)."""
+    if n == 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def elo(score: float) -> float:
+    """Elo difference that gives this expected score; +-inf at 1 and 0."""
+    if score <= 0.0:
+        return -math.inf
+    if score >= 1.0:
+        return math.inf
+    return -400.0 * math.log10(1.0 / score - 1.0)
+
+
+@dataclass
+class Standing:
+    """One participant's record over a match."""
+
+    player: str
+    games: int = 0
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+    forfeits: int = 0
+    total_score: float = 0.0
+    seat_counts: list[int] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return self.total_score / self.games if self.games else 0.0
+
+    def interval(self) -> tuple[float, float]:
+        return wilson(self.score, self.games)
+
+    def to_dict(self, single_seat: bool = False) -> dict[str, object]:
+        d = asdict(self)
+        del d["total_score"]
+        if single_seat:  # one-seat games: the score is the mean return, with a normal interval
+            d["mean_return"] = self.score
+            return d
+        lo, hi = self.interval()
+        d.update(score=self.score, score_ci95=[lo, hi], elo=_finite(elo(self.score)),
+                 elo_ci95=[_finite(elo(lo)), _finite(elo(hi))])
+        return d
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def standings(names: Sequence[str], games: Iterable[tuple[Sequence[int], MatchResult]]) -> list[Standing]:
+    """Fold (participant index by seat, result) pairs into one Standing per participant."""
+    table = [Standing(name, seat_counts=[0] * len(names)) for name in names]
+    for order, result in games:
+        for seat, who in enumerate(order):
+            s = table[who]
+            s.games += 1
+            s.seat_counts[seat] += 1
+            s.total_score += result.score(seat)
+            s.forfeits += seat in result.forfeits
+            if result.num_seats > 1:
+                outcome = result.outcome(seat)
+                s.wins += outcome == "win"
+                s.draws += outcome == "draw"
+                s.losses += outcome == "loss"
+    return table

@@ -1,0 +1,1 @@
+"""Game adapters and built-in game registrations (installed as arena.envs)."""

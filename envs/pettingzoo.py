@@ -1,0 +1,169 @@
+"""PettingZoo games: the classic registrations and the adapters for AECEnv (turn-based) and ParallelEnv (simultaneous)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from arena.errors import GameError
+from arena.hookspecs import hookimpl
+from arena.types import GameInfo
+
+CLASSIC = {
+    "connect_four_v3": ("env", "Connect Four: 2 players, 7 columns, drop discs to line up four."),
+    "tictactoe_v3": ("env", "Tic-tac-toe: 2 players on a 3x3 board."),
+    "rps_v2": ("parallel_env", "Rock-paper-scissors, simultaneous, repeated for max_cycles (15) steps."),
+    "leduc_holdem_v4": ("env", "Leduc hold'em poker (RLCard): 2 players, 6 cards, two betting rounds."),
+    "texas_holdem_v4": ("env", "Limit Texas hold'em (RLCard): 2 players."),
+    "chess_v6": ("env", "Chess (python-chess): 2 players, 4672 actions."),
+}
+
+
+@hookimpl
+def register_envs(register):
+    for name, (api, description) in CLASSIC.items():
+        register(f"pettingzoo/{name}", f"pettingzoo.classic.{name}:{api}", description=description)
+
+
+@hookimpl
+def adapt_env(env, env_id):
+    from pettingzoo.utils.env import AECEnv, ParallelEnv
+
+    if isinstance(env, AECEnv):
+        return AECGame(env, env_id)
+    if isinstance(env, ParallelEnv):
+        return ParallelGame(env, env_id)
+    return None
+
+
+def _info(env: Any, env_id: str, backend: str, simultaneous: bool) -> GameInfo:
+    agents = list(env.possible_agents)
+    sizes = []
+    for a in agents:
+        space = env.action_space(a)
+        if not hasattr(space, "n"):
+            raise GameError(f"{env_id}: seat {a!r} has a {type(space).__name__} action space; Arena needs Discrete.")
+        sizes.append(int(space.n))
+    obs_space = env.observation_space(agents[0])
+    if hasattr(obs_space, "spaces") and "observation" in obs_space.spaces:
+        obs_space = obs_space["observation"]
+    return GameInfo(env_id, backend, len(agents), max(sizes), simultaneous, tuple(agents), observation_space=obs_space)
+
+
+def _split(obs: Any, info: Mapping[str, Any] | None, n: int) -> tuple[Any, np.ndarray]:
+    """(observation, action mask) from PettingZoo's conventions: a dict observation or the info dict."""
+    if isinstance(obs, dict) and "action_mask" in obs:
+        return obs.get("observation"), np.asarray(obs["action_mask"], dtype=np.int8)
+    if info and "action_mask" in info:
+        return obs, np.asarray(info["action_mask"], dtype=np.int8)
+    return obs, np.ones(n, dtype=np.int8)
+
+
+class AECGame:
+    """A PettingZoo AECEnv: one agent acts at a time; every agent's rewards are summed after each move."""
+
+    def __init__(self, env: Any, env_id: str):
+        self.env = env
+        self.info = _info(env, env_id, "pettingzoo-aec", simultaneous=False)
+        self.seat_of = {a: i for i, a in enumerate(env.possible_agents)}
+        self._returns = [0.0] * self.info.num_seats
+        self._cache: dict[int, tuple[Any, np.ndarray]] = {}
+
+    def reset(self, seed: int) -> None:
+        self.env.reset(seed=int(seed))
+        self._returns = [0.0] * self.info.num_seats
+        self._cache.clear()
+
+    def is_over(self) -> bool:
+        env = self.env
+        return not env.agents or all(env.terminations[a] or env.truncations[a] for a in env.agents)
+
+    def to_move(self) -> Sequence[int]:
+        env = self.env
+        # An agent that is done while others still play takes PettingZoo's "dead step" (action None).
+        while not self.is_over() and (env.terminations[env.agent_selection] or env.truncations[env.agent_selection]):
+            env.step(None)
+        return [self.seat_of[env.agent_selection]]
+
+    def _observed(self, seat: int) -> tuple[Any, np.ndarray]:
+        hit = self._cache.get(seat)
+        if hit is None:
+            agent = self.info.seat_names[seat]
+            hit = self._cache[seat] = _split(self.env.observe(agent), self.env.infos.get(agent), self.info.num_actions)
+        return hit
+
+    def observation(self, seat: int) -> Any:
+        return self._observed(seat)[0]
+
+    def action_mask(self, seat: int) -> np.ndarray:
+        return self._observed(seat)[1]
+
+    def legal_actions(self, seat: int) -> Sequence[int]:
+        return np.flatnonzero(self._observed(seat)[1]).tolist()
+
+    def step(self, actions: Mapping[int, int]) -> None:
+        env = self.env
+        env.step(int(actions[self.seat_of[env.agent_selection]]))
+        for agent, reward in env.rewards.items():
+            self._returns[self.seat_of[agent]] += float(reward)
+        self._cache.clear()
+
+    def returns(self) -> tuple[float, ...]:
+        return tuple(self._returns)
+
+    def native_state(self) -> Any:
+        return None
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class ParallelGame:
+    """A PettingZoo ParallelEnv: every live agent acts at each step."""
+
+    def __init__(self, env: Any, env_id: str):
+        self.env = env
+        self.info = _info(env, env_id, "pettingzoo-parallel", simultaneous=True)
+        self.seat_of = {a: i for i, a in enumerate(env.possible_agents)}
+        self._returns = [0.0] * self.info.num_seats
+        self._obs: dict[str, Any] = {}
+        self._infos: dict[str, Any] = {}
+
+    def reset(self, seed: int) -> None:
+        self._obs, self._infos = self.env.reset(seed=int(seed))
+        self._returns = [0.0] * self.info.num_seats
+
+    def is_over(self) -> bool:
+        return not self.env.agents
+
+    def to_move(self) -> Sequence[int]:
+        return sorted(self.seat_of[a] for a in self.env.agents)
+
+    def _observed(self, seat: int) -> tuple[Any, np.ndarray]:
+        agent = self.info.seat_names[seat]
+        return _split(self._obs.get(agent), self._infos.get(agent), self.info.num_actions)
+
+    def observation(self, seat: int) -> Any:
+        return self._observed(seat)[0]
+
+    def action_mask(self, seat: int) -> np.ndarray:
+        return self._observed(seat)[1]
+
+    def legal_actions(self, seat: int) -> Sequence[int]:
+        return np.flatnonzero(self._observed(seat)[1]).tolist()
+
+    def step(self, actions: Mapping[int, int]) -> None:
+        names = self.info.seat_names
+        self._obs, rewards, _, _, self._infos = self.env.step({names[s]: int(a) for s, a in actions.items()})
+        for agent, reward in rewards.items():
+            self._returns[self.seat_of[agent]] += float(reward)
+
+    def returns(self) -> tuple[float, ...]:
+        return tuple(self._returns)
+
+    def native_state(self) -> Any:
+        return None
+
+    def close(self) -> None:
+        self.env.close()

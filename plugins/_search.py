@@ -1,0 +1,22 @@
+"""Shared checks for search policies that need an OpenSpiel game's native state."""
+from __future__ import annotations
+
+from arena.types import GameInfo
+
+
+def needs_native_turn_based(game: GameInfo, who: str) -> str | None:
+    """Why `who` cannot search this game, or None when it can: it needs a turn-based OpenSpiel game of full information."""
+    if not game.has_native_state:
+        base = game.env_id.split(":")[0].split("/")[-1]
+        return (f"{who} needs the game's native state, which only OpenSpiel games provide "
+                f"(try `arena envs` for an openspiel/ version of {base!r})")
+    import pyspiel
+
+    kind = game.native_game.get_type()
+    if kind.dynamics != pyspiel.GameType.Dynamics.SEQUENTIAL:
+        return f"{who} plays turn-based games only, and this one has simultaneous moves"
+    if kind.information != pyspiel.GameType.Information.PERFECT_INFORMATION:
+        return f"{who} would search the hidden information of this imperfect-information game"
+    if kind.reward_model != pyspiel.GameType.RewardModel.TERMINAL:
+        return f"{who} needs a game whose rewards come at the end"
+    return None
