@@ -61,7 +61,7 @@ class MatchResult:
     length: int  # decisions taken by the players (chance events excluded)
     forfeits: Mapping[int, str] = field(default_factory=dict)  # seat -> why it forfeited
     moves: tuple[tuple[int, int], ...] | None = None  # (seat, action) in order, when recorded
-    duration_s: float = 0.0
+    duration_s: float = field(default=0.0, compare=False)
 
     @property
     def num_seats(self) -> int:

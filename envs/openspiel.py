@@ -31,7 +31,7 @@ def load_game(name: str, **params: Any) -> Any:
         name = name[:-3]
     known = {g.short_name: g for g in pyspiel.registered_games()}
     if name not in known:
-        raise UnknownIdError("env", f"openspiel/{name}", [f"openspiel/{n}" for n in known], "arena envs --all")
+        raise UnknownIdError("env", f"openspiel/{name}", [f"openspiel/{n}" for n in known], "arena envs")
     spec = known[name].parameter_specification
     for key, value in params.items():
         if key not in spec:

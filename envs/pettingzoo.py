@@ -10,20 +10,29 @@ from arena.errors import GameError
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
-CLASSIC = {
-    "connect_four_v3": ("env", "Connect Four: 2 players, 7 columns, drop discs to line up four."),
-    "tictactoe_v3": ("env", "Tic-tac-toe: 2 players on a 3x3 board."),
-    "rps_v2": ("parallel_env", "Rock-paper-scissors, simultaneous, repeated for max_cycles (15) steps."),
-    "leduc_holdem_v4": ("env", "Leduc hold'em poker (RLCard): 2 players, 6 cards, two betting rounds."),
-    "texas_holdem_v4": ("env", "Limit Texas hold'em (RLCard): 2 players."),
-    "chess_v6": ("env", "Chess (python-chess): 2 players, 4672 actions."),
+CLASSIC = {  # Arena id suffix -> (PettingZoo API, description); the registry id is classic/<name>-vN
+    "connect_four_v3": ("aec", "Connect Four: 2 players, 7 columns, drop discs to line up four."),
+    "tictactoe_v3": ("aec", "Tic-tac-toe: 2 players on a 3x3 board."),
+    "rps_v2": ("parallel", "Rock-paper-scissors, simultaneous, repeated for max_cycles (15) steps."),
+    "leduc_holdem_v4": ("aec", "Leduc hold'em poker (RLCard): 2 players, 6 cards, two betting rounds."),
+    "texas_holdem_v4": ("aec", "Limit Texas hold'em (RLCard): 2 players."),
+    "chess_v6": ("aec", "Chess (python-chess): 2 players, 4672 actions."),
 }
+
+
+def make(api: str, name: str, **params: Any) -> Any:
+    """An env from PettingZoo's own registry (`pettingzoo.make`)."""
+    import pettingzoo
+
+    return pettingzoo.make(api, name, **params)
 
 
 @hookimpl
 def register_envs(register):
     for name, (api, description) in CLASSIC.items():
-        register(f"pettingzoo/{name}", f"pettingzoo.classic.{name}:{api}", description=description)
+        base, _, version = name.rpartition("_v")
+        register(f"pettingzoo/{name}", make, description=description,
+                 params={"api": api, "name": f"classic/{base}-v{version}"})
 
 
 @hookimpl

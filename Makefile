@@ -1,0 +1,29 @@
+# Arena set-up and jobs. `make run` sets up and plays the main job; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.arena-installed
+
+.PHONY: setup run test bench clean
+
+# One virtual environment with Arena installed editable, plus the test tools.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=77" wheel
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+setup: $(STAMP)
+
+# The main job: a head-to-head Connect Four match, MCTS against the hand-written heuristic.
+run: setup
+	$(BIN)/arena match openspiel/connect_four mcts:simulations=200 connect_four_heuristic --games 40 --seed 1
+
+test: setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python benchmarks/match_throughput.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
