@@ -43,68 +43,106 @@ def _call(fn: Callable[[], Any], timeout: float | None) -> Any:
     return result
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> tuple[int, int]:
+    """One step of splitmix64: (next state, 64-bit output). Spreads even small seeds over the whole range."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x, z ^ (z >> 31)
+
+
 def game_seed(match_seed: int, index: int) -> int:
-    """The seed of game `index` of a match: independent of how many games run, or where."""
-    return int(np.random.SeedSequence(entropy=match_seed, spawn_key=(index,)).generate_state(1)[0])
+    """The seed of game `index` of a match: independent of how many games run, or where; 63 bits."""
+    _, mixed = _splitmix64(int(match_seed) & _MASK64)
+    return _splitmix64((mixed + int(index)) & _MASK64)[1] >> 1
+
+
+class _Streams:
+    """Per-seat generators, reseeded for each game from its seed (cheaper than new SeedSequences per game)."""
+
+    def __init__(self, seats: int):
+        self.rngs = [np.random.Generator(np.random.PCG64(0)) for _ in range(seats)]
+
+    def reseed(self, seed: int) -> int:
+        """Seed every seat's generator from `seed`; returns the seed for the game itself."""
+        x = int(seed) & _MASK64
+        for rng in self.rngs:
+            x, hi = _splitmix64(x)
+            x, lo = _splitmix64(x)
+            x, inc = _splitmix64(x)
+            rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": (hi << 64) | lo, "inc": inc | 1},
+                                       "has_uint32": 0, "uinteger": 0}
+        return _splitmix64(x)[1] >> 33  # a 31-bit seed for the game's own chance events
 
 
 def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_moves: bool = False,
-              move_timeout: float | None = None) -> MatchResult:
+              move_timeout: float | None = None, _streams: _Streams | None = None) -> MatchResult:
     """Play one game, policies[i] in seat i. The same seed and policies give the same game."""
     info = game.info
-    if len(policies) != info.num_seats:
-        raise UsageError(f"{info.env_id} has {info.num_seats} seats but {len(policies)} policies were given.")
+    n = info.num_seats
+    if len(policies) != n:
+        raise UsageError(f"{info.env_id} has {n} seats but {len(policies)} policies were given.")
     started = time.perf_counter()
-    seq = np.random.SeedSequence(seed)
-    rngs = [np.random.default_rng(s) for s in seq.spawn(info.num_seats)]
-    game.reset(int(seq.generate_state(1)[0]))
+    streams = _streams or _Streams(n)
+    game.reset(streams.reseed(seed))
     moves: list[tuple[int, int]] = []
     forfeits: dict[int, str] = {}
-    getters: dict[str, Callable[[int], Any]] = {
-        "observation": game.observation,
-        "action_mask": game.action_mask,
-        "legal_actions": game.legal_actions,
-        "state": lambda s: game.native_state(),
-        "seat": lambda s: s,
-        "rng": lambda s: rngs[s],
-        "history": lambda s: tuple(moves),
-        "game": lambda s: info,
-    }
+    legal_now: list[Sequence[int]] = [()] * n  # each seat's legal moves this turn, fetched once
 
-    def provider(seat: int) -> Callable[[str], Any]:
-        return lambda name: getters[name](seat)
+    def getter(seat: int) -> Callable[[str], Callable[[], Any]]:
+        def get(name: str) -> Callable[[], Any]:
+            if name == "legal_actions":
+                return lambda: legal_now[seat]
+            if name in ("observation", "action_mask"):
+                fn = getattr(game, name)
+                return lambda: fn(seat)
+            constant = {"seat": seat, "rng": streams.rngs[seat], "game": info}
+            if name in constant:
+                value = constant[name]
+                return lambda: value
+            return {"state": game.native_state, "history": lambda: tuple(moves)}[name]
+        return get
 
-    providers = [provider(s) for s in range(info.num_seats)]
+    acts = []
     for seat, policy in enumerate(policies):
+        act, reset = policy.bind(getter(seat))
+        acts.append(act)
+        if reset is None:
+            continue
+        legal_now[seat] = game.legal_actions(seat) if seat in game.to_move() else ()
         try:
-            _call(lambda: policy.reset(providers[seat]), move_timeout)
+            _call(reset, move_timeout)
         except _MoveTimeout:
             forfeits[seat] = f"reset timed out after {move_timeout}s"
         except Exception as e:
             forfeits[seat] = f"reset raised {type(e).__name__}: {e}"
-    length = 0
-    while not forfeits and not game.is_over():
+    to_move, legal_actions, step, record = game.to_move, game.legal_actions, game.step, moves.extend
+    while not forfeits:
+        movers = to_move()
+        if not movers:
+            break
         actions = {}
-        for seat in game.to_move():
-            policy = policies[seat]
+        for seat in movers:
+            legal = legal_now[seat] = legal_actions(seat)
             try:
-                action = _call(lambda: policy.act(providers[seat]), move_timeout)
+                action = acts[seat]() if move_timeout is None else _call(acts[seat], move_timeout)
             except _MoveTimeout:
                 forfeits[seat] = f"timed out after {move_timeout}s"
                 continue
             except Exception as e:
                 forfeits[seat] = f"raised {type(e).__name__}: {e}"
                 continue
-            if isinstance(action, (int, np.integer)) and not isinstance(action, bool) \
-                    and action in game.legal_actions(seat):
-                actions[seat] = int(action)
+            if (type(action) is int or isinstance(action, np.integer)) and action in legal:
+                actions[seat] = action if type(action) is int else int(action)
             else:
                 forfeits[seat] = f"illegal action {action!r}"
         if forfeits:
             break
-        game.step(actions)
-        length += len(actions)
-        moves.extend(sorted(actions.items()))
+        step(actions)
+        record(actions.items())
     returns = game.returns()
     return MatchResult(
         env_id=info.env_id,
@@ -112,7 +150,7 @@ def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_
         players=tuple(p.player_id for p in policies),
         returns=returns,
         ranks=ranks_from_returns(returns, forfeits),
-        length=length,
+        length=len(moves),
         forfeits=forfeits,
         moves=tuple(moves) if record_moves else None,
         duration_s=time.perf_counter() - started,
@@ -131,8 +169,9 @@ def play_match(game: Game, participants: Sequence[BoundPolicy], games: int, seed
     """Play `games` games with rotating seats; yields (participant index by seat, result) as each game ends."""
     for policy in participants:
         policy.check(game.info)
+    streams = _Streams(game.info.num_seats)
     for index in range(games):
         order = seat_order(len(participants), index)
         result = play_game(game, [participants[i] for i in order], game_seed(seed, index),
-                           record_moves=record_moves, move_timeout=move_timeout)
+                           record_moves=record_moves, move_timeout=move_timeout, _streams=streams)
         yield order, result

@@ -36,12 +36,25 @@ class _Call:
 
     def __init__(self, fn: Callable[..., Any]):
         self.fn = fn
-        self.names, self.positional = _wanted(fn)
+        self.names, fallback = _wanted(fn)
+        params = inspect.signature(fn).parameters
+        self.positional = fallback or all(params[n].kind != inspect.Parameter.KEYWORD_ONLY for n in self.names)
 
-    def __call__(self, provide: Callable[[str], Any]) -> Any:
-        if self.positional:
-            return self.fn(*(provide(n) for n in self.names))
-        return self.fn(**{n: provide(n) for n in self.names})
+    def bind(self, getter: Callable[[str], Callable[[], Any]]) -> Callable[[], Any]:
+        """A zero-argument callable that fetches each wanted argument from getter(name)() and calls fn."""
+        fn, gets = self.fn, [getter(n) for n in self.names]
+        if not self.positional:
+            names = self.names
+            return lambda: fn(**{n: g() for n, g in zip(names, gets)})
+        if len(gets) == 0:
+            return fn
+        if len(gets) == 1:
+            (g0,) = gets
+            return lambda: fn(g0())
+        if len(gets) == 2:
+            g0, g1 = gets
+            return lambda: fn(g0(), g1())
+        return lambda: fn(*[g() for g in gets])
 
 
 class BoundPolicy:
@@ -64,19 +77,16 @@ class BoundPolicy:
         """Raise IncompatiblePolicyError if this policy cannot play the game."""
         if self._check is None:
             return
-        reason = self._check({"game": game}.__getitem__ if "game" in self._check.names else _no_arg)
+        reason = self._check.bind(lambda name: (lambda: game) if name == "game" else _no_arg(name))()
         if reason:
             raise IncompatiblePolicyError(f"{self.player_id} cannot play {game.env_id}: {reason}")
 
-    def reset(self, provide: Callable[[str], Any]) -> None:
-        if self._reset is not None:
-            self._reset(provide)
-
-    def act(self, provide: Callable[[str], Any]) -> Any:
-        return self.act_call(provide)
+    def bind(self, getter: Callable[[str], Callable[[], Any]]) -> tuple[Callable[[], Any], Callable[[], Any] | None]:
+        """(act, reset) as zero-argument callables whose arguments come from getter(name)()."""
+        return self.act_call.bind(getter), (self._reset.bind(getter) if self._reset else None)
 
 
-def _no_arg(name: str) -> Any:
+def _no_arg(name: str) -> Any:  # check() is called before any game exists
     raise ParameterError(f"check() may only ask for 'game', not {name!r}.")
 
 

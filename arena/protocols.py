@@ -24,7 +24,7 @@ class Game(Protocol):
     def is_over(self) -> bool: ...
 
     def to_move(self) -> Sequence[int]:
-        """Seats that must act now: one for turn-based play, every live seat at a simultaneous step."""
+        """Seats that must act now: one for turn-based play, every live seat at a simultaneous step; () when over."""
 
     def legal_actions(self, seat: int) -> Sequence[int]: ...
 

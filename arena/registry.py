@@ -2,7 +2,8 @@
 
 Ids are `namespace/name` with a version suffix (`-vN`, or PettingZoo's own `_vN`); an id given
 without its version means the latest registered one. A registration whose id is `namespace/*`
-builds any name in that namespace. Parameters follow a colon: `ID:key=value,key=value`.
+builds any name in that namespace, passed on as written; `namespace/*-vN` builds any name at
+version N (the name is passed without the version, and the canonical id carries it). Parameters follow a colon: `ID:key=value,key=value`.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from arena.types import KINDS, Registration
 
 PLURAL = {"env": "envs", "policy": "policies", "algorithm": "algorithms", "matchmaker": "matchmakers"}
 _VERSION = re.compile(r"^(?P<base>.+?)[-_]v(?P<version>\d+)$")
-_ID = re.compile(r"^[A-Za-z0-9_.\-]+(/([A-Za-z0-9_.\-]+|\*))?$")
+_ID = re.compile(r"^[A-Za-z0-9_.\-]+(/([A-Za-z0-9_.\-]+|\*([-_]v\d+)?))?$")
 
 
 def list_command(kind: str) -> str:
@@ -122,7 +123,7 @@ class Registry:
     def resolve(self, kind: str, id_: str) -> Registration:
         """The registration for an id: exact, else the latest version of an unversioned id, else a `ns/*` fallback."""
         entries = self.entries(kind)
-        if id_ in entries and not id_.endswith("/*"):
+        if id_ in entries and "*" not in id_:
             return entries[id_]
         base, version = split_version(id_)
         if version is None:
@@ -130,13 +131,20 @@ class Registry:
                         and (v := sv[1]) is not None]
             if versions:
                 return max(versions, key=lambda ve: ve[0])[1]
-        ns, slash, name = base.partition("/")
-        fallback = entries.get(f"{ns}/*")
-        if slash and name and fallback is not None and version in (None, 0):
-            return Registration(kind, f"{ns}/{name}-v0", _Deferred(fallback, name), fallback.plugin,
-                                fallback.description, fallback.params)
+        ns, slash, name = id_.partition("/")
+        for pattern, fallback in entries.items() if slash and name else ():
+            if not pattern.startswith(f"{ns}/*"):
+                continue
+            suffix = pattern[len(ns) + 2:]
+            if not suffix:
+                return Registration(kind, id_, _Deferred(fallback, name), fallback.plugin, fallback.description,
+                                    fallback.params)
+            bare, written = split_version(name)
+            if written is None or written == split_version("x" + suffix)[1]:
+                return Registration(kind, f"{ns}/{bare}{suffix}", _Deferred(fallback, bare), fallback.plugin,
+                                    fallback.description, fallback.params)
         known = set(entries) | {split_version(e)[0] for e in entries}
-        raise UnknownIdError(kind, id_, sorted(k for k in known if not k.endswith("/*")), list_command(kind))
+        raise UnknownIdError(kind, id_, sorted(k for k in known if "*" not in k), list_command(kind))
 
     # -- building ---------------------------------------------------------------------------
     def make_game(self, spec: str) -> Any:

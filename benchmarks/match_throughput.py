@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from arena.match import game_seed, play_game
+from arena.match import game_seed, play_match
 from arena.registry import Registry
 
+MATCH_SEED = 12345
 TARGET = 0.8  # the project's goal: Arena runner >= 0.8x the raw loop's games/s
 GAME_IDS = {"openspiel": "openspiel/connect_four", "pettingzoo": "pettingzoo/connect_four_v3"}
 DEFAULT_GAMES = {"openspiel": 2000, "pettingzoo": 200}  # per round; about 0.1-0.4 s of raw play each
@@ -42,9 +43,9 @@ def raw_openspiel() -> Runner:
 
 def raw_pettingzoo() -> Runner:
     """The plain AEC loop from PettingZoo's docs, with a fresh numpy Generator per game."""
-    from pettingzoo.classic import connect_four_v3
+    import pettingzoo
 
-    env = connect_four_v3.env()
+    env = pettingzoo.make("aec", "classic/connect_four-v3")  # same wrappers as connect_four_v3.env(), not deprecated
 
     def run(seeds: Sequence[int]) -> int:
         moves = 0
@@ -70,7 +71,10 @@ def arena_runner(registry: Registry, backend: str) -> Runner:
     policies = [registry.make_policy("random"), registry.make_policy("random")]
 
     def run(seeds: Sequence[int]) -> int:
-        return sum(play_game(game, policies, seed).length for seed in seeds)
+        # `arena match`'s runner; game i of a match with seed MATCH_SEED is seeded game_seed(MATCH_SEED, i),
+        # so it plays the very seeds the raw loops get.
+        assert list(seeds) == [game_seed(MATCH_SEED, i) for i in range(len(seeds))]
+        return sum(result.length for _, result in play_match(game, policies, len(seeds), MATCH_SEED))
 
     return run
 
@@ -89,7 +93,7 @@ def timed(run: Runner, seeds: Sequence[int]) -> tuple[float, float]:
 def bench(registry: Registry, backend: str, games: int, rounds: int) -> dict[str, object]:
     """Interleave rounds of raw and Arena play on the same seeds, so machine noise hits both alike."""
     runners = {"raw": RAW[backend](), "arena": arena_runner(registry, backend)}
-    seeds = [game_seed(12345, i) for i in range(games)]
+    seeds = [game_seed(MATCH_SEED, i) for i in range(games)]
     for run in runners.values():  # warm up imports, caches and allocators, untimed
         run(seeds[: max(1, games // 20)])
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}

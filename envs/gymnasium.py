@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import GameError, UnknownIdError
+from arena.errors import UnknownIdError, UsageError
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
@@ -40,7 +40,7 @@ class GymGame:
 
     def __init__(self, env: Any, env_id: str):
         if not hasattr(env.action_space, "n"):
-            raise GameError(f"{env_id} has a {type(env.action_space).__name__} action space; Arena needs Discrete.")
+            raise UsageError(f"{env_id} has a {type(env.action_space).__name__} action space; Arena needs Discrete.")
         self.env = env
         self.info = GameInfo(env_id, "gymnasium", 1, int(env.action_space.n), False, ("player_0",),
                              observation_space=env.observation_space)
@@ -57,7 +57,7 @@ class GymGame:
         return self._done
 
     def to_move(self) -> Sequence[int]:
-        return [0]
+        return () if self._done else (0,)
 
     def action_mask(self, seat: int) -> np.ndarray:
         mask = self._info.get("action_mask")

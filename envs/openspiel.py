@@ -27,8 +27,6 @@ def load_game(name: str, **params: Any) -> Any:
     """pyspiel.load_game with the name and parameters checked first, so errors read as one line."""
     import pyspiel
 
-    if name.endswith("-v0"):
-        name = name[:-3]
     known = {g.short_name: g for g in pyspiel.registered_games()}
     if name not in known:
         raise UnknownIdError("env", f"openspiel/{name}", [f"openspiel/{n}" for n in known], "arena envs")
@@ -52,7 +50,7 @@ def load_game(name: str, **params: Any) -> Any:
 def register_envs(register):
     for suffix, (name, params, description) in GAMES.items():
         register(f"openspiel/{suffix}", load_game, description=description, params={"name": name, **params})
-    register("openspiel/*", load_game, description="Any other OpenSpiel game by its name, with its parameters.")
+    register("openspiel/*-v0", load_game, description="Any other OpenSpiel game by its name, with its parameters.")
 
 
 @hookimpl
@@ -92,13 +90,23 @@ class OpenSpielGame:
             observation_space=Box(-np.inf, np.inf, self._shape, np.float32) if self._shape else None,
             native_game=game,
         )
+        self._simultaneous = self.info.simultaneous
+        self._chance = kind.chance_mode != pyspiel.GameType.ChanceMode.DETERMINISTIC
         self.state: Any = None
-        self.rng = np.random.default_rng(0)
+        self._seed = 0
+        self._rng: np.random.Generator | None = None
 
     def reset(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
+        self._seed, self._rng = seed, None  # the chance generator is made on the first chance event
         self.state = self.game.new_initial_state()
-        self._resolve_chance()
+        if self._chance:
+            self._resolve_chance()
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
 
     def _resolve_chance(self) -> None:
         state = self.state
@@ -112,9 +120,11 @@ class OpenSpielGame:
 
     def to_move(self) -> Sequence[int]:
         state = self.state
-        if state.is_simultaneous_node():
+        if state.is_terminal():
+            return ()
+        if self._simultaneous and state.is_simultaneous_node():
             return [p for p in range(self.info.num_seats) if state.legal_actions(p)]
-        return [state.current_player()]
+        return (state.current_player(),)
 
     def legal_actions(self, seat: int) -> Sequence[int]:
         return self.state.legal_actions(seat)
@@ -131,15 +141,17 @@ class OpenSpielGame:
 
     def step(self, actions: Mapping[int, int]) -> None:
         state = self.state
-        if state.is_simultaneous_node():
+        if self._simultaneous and state.is_simultaneous_node():
             joint = []
             for p in range(self.info.num_seats):
                 legal = state.legal_actions(p)
                 joint.append(int(actions[p]) if p in actions else (legal[0] if legal else 0))
             state.apply_actions(joint)
         else:
-            state.apply_action(int(actions[state.current_player()]))
-        self._resolve_chance()
+            for action in actions.values():  # the one seat to move
+                state.apply_action(action)
+        if self._chance:
+            self._resolve_chance()
 
     def returns(self) -> tuple[float, ...]:
         return tuple(float(r) for r in self.state.returns())

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import GameError
+from arena.errors import UsageError
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
@@ -52,7 +52,7 @@ def _info(env: Any, env_id: str, backend: str, simultaneous: bool) -> GameInfo:
     for a in agents:
         space = env.action_space(a)
         if not hasattr(space, "n"):
-            raise GameError(f"{env_id}: seat {a!r} has a {type(space).__name__} action space; Arena needs Discrete.")
+            raise UsageError(f"{env_id}: seat {a!r} has a {type(space).__name__} action space; Arena needs Discrete.")
         sizes.append(int(space.n))
     obs_space = env.observation_space(agents[0])
     if hasattr(obs_space, "spaces") and "observation" in obs_space.spaces:
@@ -70,10 +70,15 @@ def _split(obs: Any, info: Mapping[str, Any] | None, n: int) -> tuple[Any, np.nd
 
 
 class AECGame:
-    """A PettingZoo AECEnv: one agent acts at a time; every agent's rewards are summed after each move."""
+    """A PettingZoo AECEnv: one agent acts at a time; every agent's rewards are summed after each move.
+
+    Moves go through the wrapped env (so PettingZoo's own checks apply); state is read from the
+    unwrapped env, because each wrapper layer's __getattr__ costs more than the read itself.
+    """
 
     def __init__(self, env: Any, env_id: str):
         self.env = env
+        self.raw = env.unwrapped
         self.info = _info(env, env_id, "pettingzoo-aec", simultaneous=False)
         self.seat_of = {a: i for i, a in enumerate(env.possible_agents)}
         self._returns = [0.0] * self.info.num_seats
@@ -85,21 +90,24 @@ class AECGame:
         self._cache.clear()
 
     def is_over(self) -> bool:
-        env = self.env
-        return not env.agents or all(env.terminations[a] or env.truncations[a] for a in env.agents)
+        raw = self.raw
+        return not raw.agents or all(raw.terminations[a] or raw.truncations[a] for a in raw.agents)
 
     def to_move(self) -> Sequence[int]:
-        env = self.env
-        # An agent that is done while others still play takes PettingZoo's "dead step" (action None).
-        while not self.is_over() and (env.terminations[env.agent_selection] or env.truncations[env.agent_selection]):
-            env.step(None)
-        return [self.seat_of[env.agent_selection]]
+        raw = self.raw
+        while True:
+            if self.is_over():
+                return ()
+            agent = raw.agent_selection
+            if not (raw.terminations[agent] or raw.truncations[agent]):
+                return (self.seat_of[agent],)
+            self.env.step(None)  # an agent that is done while others play takes PettingZoo's "dead step"
 
     def _observed(self, seat: int) -> tuple[Any, np.ndarray]:
         hit = self._cache.get(seat)
         if hit is None:
             agent = self.info.seat_names[seat]
-            hit = self._cache[seat] = _split(self.env.observe(agent), self.env.infos.get(agent), self.info.num_actions)
+            hit = self._cache[seat] = _split(self.env.observe(agent), self.raw.infos.get(agent), self.info.num_actions)
         return hit
 
     def observation(self, seat: int) -> Any:
@@ -112,9 +120,9 @@ class AECGame:
         return np.flatnonzero(self._observed(seat)[1]).tolist()
 
     def step(self, actions: Mapping[int, int]) -> None:
-        env = self.env
-        env.step(int(actions[self.seat_of[env.agent_selection]]))
-        for agent, reward in env.rewards.items():
+        for action in actions.values():  # the one seat to move
+            self.env.step(action)
+        for agent, reward in self.raw.rewards.items():
             self._returns[self.seat_of[agent]] += float(reward)
         self._cache.clear()
 
@@ -147,7 +155,7 @@ class ParallelGame:
         return not self.env.agents
 
     def to_move(self) -> Sequence[int]:
-        return sorted(self.seat_of[a] for a in self.env.agents)
+        return sorted(self.seat_of[a] for a in self.env.agents)  # empty once every agent is done
 
     def _observed(self, seat: int) -> tuple[Any, np.ndarray]:
         agent = self.info.seat_names[seat]

@@ -23,7 +23,7 @@ def test_listings_as_json_include_the_built_in_games_and_policies():
                    "pettingzoo/leduc_holdem_v4", "pettingzoo/texas_holdem_v4", "pettingzoo/chess_v6",
                    "openspiel/connect_four-v0", "openspiel/tic_tac_toe-v0", "openspiel/kuhn_poker-v0",
                    "openspiel/leduc_poker-v0", "openspiel/liars_dice-v0", "openspiel/goofspiel-v0",
-                   "openspiel/markov_soccer-v0", "openspiel/kuhn_poker_3p-v0", "openspiel/*"):
+                   "openspiel/markov_soccer-v0", "openspiel/kuhn_poker_3p-v0", "openspiel/*-v0", "gymnasium/*"):
         assert wanted in envs, wanted
     policies = {p["id"]: p for p in json.loads(run("policies", "--json").stdout)}
     assert {"random", "mcts", "alphabeta", "connect_four_heuristic", "constant", "beat-last", "cycle"} <= set(policies)
