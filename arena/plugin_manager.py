@@ -1,9 +1,11 @@
 """The plugin manager factory: built-in plugins and installed `arena` entry points, loaded the same way."""
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import os
+import re
 from collections.abc import Iterable
 
 import pluggy
@@ -58,8 +60,20 @@ def get_plugin_manager(*, entry_points: bool = True, block: Iterable[str] = ()) 
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as e:
-        raise PluginError(f"{e}. Check the hook name against `arena plugins --hooks`.") from e
+        raise _unknown_hook(pm, e) from e
     return pm
+
+
+def _unknown_hook(pm: pluggy.PluginManager, error: pluggy.PluginValidationError) -> PluginError:
+    """One line for a misspelt hook: which plugin, which name, the nearest real hook, and how to skip it."""
+    name = pm.get_name(error.plugin) or repr(error.plugin)
+    found = re.search(r"unknown hook '([^']+)'", str(error))
+    wrong = found[1] if found else "?"
+    known = sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "arena_spec"))
+    near = difflib.get_close_matches(wrong, known, n=1)
+    hint = f"Did you mean {near[0]!r}? " if near else f"The hooks are: {', '.join(known)}. "
+    return PluginError(f"Plugin {name!r} implements an unknown hook {wrong!r}. {hint}"
+                       f"Fix the plugin, or skip it with {BLOCK_ENV_VAR}={name}.")
 
 
 def plugin_source(pm: pluggy.PluginManager, name: str) -> str:

@@ -14,6 +14,9 @@ from arena.types import GameInfo
 def make(name: str, **params: Any) -> Any:
     import gymnasium
 
+    if name not in gymnasium.registry and "-v" not in name:  # no version given: the latest one
+        versions = [n for n in gymnasium.registry if n.rpartition("-v")[0] == name and n.rpartition("-v")[2].isdigit()]
+        name = max(versions, key=lambda n: int(n.rpartition("-v")[2]), default=name)
     if name not in gymnasium.registry:
         raise UnknownIdError("env", f"gymnasium/{name}", [f"gymnasium/{n}" for n in gymnasium.registry], "arena envs")
     return gymnasium.make(name, **params)
