@@ -1,8 +1,7 @@
 """The `arena` command line. The edge of the system: it turns ArenaErrors into one-line messages and exit codes."""
 from __future__ import annotations
 
-import inspect
-import math
+import copy
 import random
 import sys
 from typing import Any
@@ -203,9 +202,11 @@ def _print_standings(doc: dict[str, Any], single: bool) -> None:
 
 
 def build_cli(reg: Registry) -> click.Group:
-    """The CLI with every plugin's register_commands applied."""
-    reg.pm.hook.register_commands(cli=cli)
-    return cli
+    """A copy of the CLI with every plugin's register_commands applied (the module's group stays as built in)."""
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
+    reg.pm.hook.register_commands(cli=group)
+    return group
 
 
 def main(argv: list[str] | None = None) -> None:

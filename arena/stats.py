@@ -17,7 +17,9 @@ def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if p <= 0.0 else max(0.0, centre - half)  # exact at the ends, where rounding would leave 1e-17
+    hi = 1.0 if p >= 1.0 else min(1.0, centre + half)
+    return lo, hi
 
 
 def elo(score: float) -> float:

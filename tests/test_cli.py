@@ -82,3 +82,28 @@ def test_unknown_command_and_help():
     assert run("--help").returncode == 0
     out = run("mach")
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_plugins_add_subcommands_through_register_commands():
+    import click
+    from click.testing import CliRunner
+
+    from arena import get_plugin_manager, hookimpl
+    from arena.cli import build_cli, cli
+    from arena.registry import Registry
+
+    class Greeter:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command()
+            @click.argument("name")
+            def greet(name):
+                """Say hello."""
+                click.echo(f"hello {name}")
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(Greeter(), name="greeter")
+    reg = Registry(pm)
+    result = CliRunner().invoke(build_cli(reg), ["greet", "arena"], obj=reg)
+    assert result.exit_code == 0 and result.output == "hello arena\n"
+    assert "greet" not in cli.commands

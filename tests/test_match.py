@@ -104,6 +104,7 @@ def test_score_interval_and_elo():
     lo, hi = wilson(0.5, 100)
     assert lo < 0.5 < hi and abs((0.5 - lo) - (hi - 0.5)) < 1e-9
     assert wilson(1.0, 20)[0] > 0.8 and wilson(1.0, 20)[1] == 1.0
+    assert wilson(0.0, 50)[0] == 0.0 and elo(wilson(0.0, 50)[0]) == float("-inf")
     assert elo(0.5) == 0 and elo(0.75) == pytest.approx(190.85, abs=0.01) and elo(1.0) == float("inf")
 
 
