@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import UsageError
+from arena.errors import ArenaError, GameError, UsageError
 from arena.policy import BoundPolicy
 from arena.protocols import Game
 from arena.types import MatchResult, ranks_from_returns
@@ -80,7 +80,20 @@ class _Streams:
 
 def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_moves: bool = False,
               move_timeout: float | None = None, _streams: _Streams | None = None) -> MatchResult:
-    """Play one game, policies[i] in seat i. The same seed and policies give the same game."""
+    """Play one game, policies[i] in seat i. The same seed and policies give the same game.
+
+    A policy's failure forfeits its seat; a failure of the game itself raises GameError.
+    """
+    try:
+        return _play(game, policies, seed, record_moves, move_timeout, _streams)
+    except ArenaError:
+        raise
+    except Exception as e:
+        raise GameError(f"{game.info.env_id} failed during play (seed {seed}): {type(e).__name__}: {e}") from e
+
+
+def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: bool, move_timeout: float | None,
+          _streams: _Streams | None) -> MatchResult:
     info = game.info
     n = info.num_seats
     if len(policies) != n:

@@ -5,7 +5,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from arena.errors import IncompatiblePolicyError, ParameterError
+from arena.errors import ArenaError, IncompatiblePolicyError, ParameterError, PluginError
 from arena.types import GameInfo, Registration
 
 # The names a policy's act/reset/check may ask for; the runner passes only what is asked.
@@ -69,7 +69,6 @@ class BoundPolicy:
         if act is None:
             raise ParameterError(f"Policy {player_id!r} has no act method and is not callable.")
         self.act_call = _Call(act)
-        self.wants = frozenset(self.act_call.names)
         self._reset = _Call(obj.reset) if callable(getattr(obj, "reset", None)) else None
         self._check = _Call(obj.check) if callable(getattr(obj, "check", None)) else None
 
@@ -77,7 +76,12 @@ class BoundPolicy:
         """Raise IncompatiblePolicyError if this policy cannot play the game."""
         if self._check is None:
             return
-        reason = self._check.bind(lambda name: (lambda: game) if name == "game" else _no_arg(name))()
+        try:
+            reason = self._check.bind(lambda name: (lambda: game) if name == "game" else _no_arg(name))()
+        except ArenaError:
+            raise
+        except Exception as e:
+            raise PluginError(f"Policy {self.player_id!r}: check() raised {type(e).__name__}: {e}") from e
         if reason:
             raise IncompatiblePolicyError(f"{self.player_id} cannot play {game.env_id}: {reason}")
 
@@ -137,6 +141,9 @@ def build_policy(reg: Registration, params: Mapping[str, Any], player_id: str) -
             obj = target(**merged)
         except (TypeError, ValueError) as e:
             raise ParameterError(f"Policy {reg.id!r} rejected its parameters {dict(merged)}: {e}") from e
+        except Exception as e:
+            raise PluginError(f"Policy {reg.id!r} (plugin {reg.plugin!r}) failed to start: "
+                              f"{type(e).__name__}: {e}") from e
     elif merged:
         raise ParameterError(f"Policy {reg.id!r} takes no parameters (got {', '.join(merged)}).")
     else:

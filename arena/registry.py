@@ -161,7 +161,12 @@ class Registry:
         except Exception as e:
             raise GameError(f"Env {reg.id!r} failed to build: {type(e).__name__}: {e}") from e
         explicit = {k: v for k, v in params.items() if reg.params.get(k, _MISSING) != v}
-        game = self.pm.hook.adapt_env(env=env, env_id=format_spec(reg.id, explicit))
+        try:
+            game = self.pm.hook.adapt_env(env=env, env_id=format_spec(reg.id, explicit))
+        except ArenaError:
+            raise
+        except Exception as e:
+            raise GameError(f"Env {reg.id!r} could not be adapted: {type(e).__name__}: {e}") from e
         if game is None:
             raise GameError(
                 f"Env {reg.id!r} returned a {type(env).__module__}.{type(env).__name__}, which Arena cannot adapt: "

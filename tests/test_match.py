@@ -116,3 +116,44 @@ def test_simultaneous_heuristics_exploit_each_other(reg):
     # after a random first round, beat-last answers cycle's previous move with cycle's next one: all draws
     for _, result in play_match(game, [reg.make_policy("beat-last"), reg.make_policy("cycle")], 4, seed=0):
         assert abs(result.returns[0]) <= 1 and result.length == 30
+
+
+def test_a_game_that_crashes_mid_play_is_one_arena_error(reg):
+    from arena.errors import GameError
+
+    game = reg.make_game("openspiel/connect_four")
+    real_step = game.step
+    calls = []
+
+    def flaky_step(actions):
+        calls.append(actions)
+        if len(calls) == 3:
+            raise RuntimeError("engine fault")
+        real_step(actions)
+
+    game.step = flaky_step
+    with pytest.raises(GameError, match="openspiel/connect_four-v0 failed during play.*engine fault"):
+        play_game(game, [reg.make_policy("random"), reg.make_policy("random")], seed=1)
+
+
+def test_a_policy_whose_check_or_constructor_crashes_is_named(reg):
+    from arena.errors import PluginError
+    from arena.policy import build_policy
+    from arena.types import Registration
+
+    class BadCheck:
+        def check(self, game):
+            raise KeyError("oops")
+
+        def act(self, legal_actions):
+            return legal_actions[0]
+
+    with pytest.raises(PluginError, match="'bad': check\\(\\) raised KeyError"):
+        BoundPolicy("bad", BadCheck()).check(reg.make_game("openspiel/connect_four").info)
+
+    class BadInit:
+        def __init__(self):
+            raise RuntimeError("no gpu")
+
+    with pytest.raises(PluginError, match="'badinit' \\(plugin 'p'\\) failed to start: RuntimeError: no gpu"):
+        build_policy(Registration("policy", "badinit", BadInit, "p"), {}, "badinit")
