@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from arena.cli_store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError, UsageError
+from arena.evaluation import open_store
 from arena.output import print_json, print_table, stderr_console
 from arena.registry import PLURAL, Registry
 
@@ -105,12 +107,14 @@ for _kind in PLURAL:
 @click.option("--moves", "record_moves", is_flag=True, help="Record every game's moves (in --json output).")
 @click.option("--move-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds a policy may think per move before it forfeits (default: no limit).")
+@click.option("--db", "db_path", envvar="ARENA_DB", default=None,
+              help="Store every game, with its rating update, in this Arena store (or $ARENA_DB).")
 @click.pass_context
 def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: int, seed: int | None,
-              as_json: bool, record_moves: bool, move_timeout: float | None) -> None:
+              as_json: bool, record_moves: bool, move_timeout: float | None, db_path: str | None) -> None:
     """Play GAMES games of ENV between POLICIES (one per seat; seats rotate between games).
 
-    Example: arena match openspiel/connect_four mcts:simulations=200 random --games 50
+    Example: arena match openspiel/connect_four mcts:simulations=200 random --games 50 --db arena.db
     """
     from arena.match import play_match
     from arena.stats import standings
@@ -122,8 +126,11 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
         raise UsageError(f"{game.info.env_id} has {game.info.num_seats} seat(s); give one policy per seat "
                          f"({len(policies)} given).")
     participants = [reg.make_policy(p) for p in policies]
+    for policy in participants:
+        policy.check(game.info)
     names = _unique([p.player_id for p in participants])
-    played = []
+    store = open_store(db_path) if db_path else None
+    played, stored = [], 0
     progress = _progress()
     interrupted = False
     with progress:
@@ -132,15 +139,22 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
             for order, result in play_match(game, participants, games, seed, record_moves=record_moves,
                                             move_timeout=move_timeout):
                 played.append((order, result))
+                if store is not None:
+                    stored += store.record(result).new
                 progress.advance(task)
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            if store is not None:
+                store.close()
     game.close()
     table = standings(names, played)
     single = game.info.num_seats == 1
     doc = {
         "env": game.info.env_id, "seed": seed, "games_requested": games, "games_played": len(played),
         "interrupted": interrupted, "participants": names,
+        "stored": {"db": db_path, "new": stored, "already_stored": len(played) - stored} if db_path else None,
+        "errors": [{"game": i, "error": r.error} for i, (_, r) in enumerate(played) if r.error],
         "standings": [s.to_dict(single_seat=single) for s in table],
         "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}
                      for i, (_, r) in enumerate(played) for seat, why in sorted(r.forfeits.items())],
@@ -195,10 +209,21 @@ def _print_standings(doc: dict[str, Any], single: bool) -> None:
     else:
         cols = ["Player", "Games", "W", "D", "L", "Forfeits", "Score", "Score 95% CI", "Elo", "Elo 95% CI"]
         print_table(cols, rows, title=title, right=cols[1:])
+    if doc["stored"]:
+        st = doc["stored"]
+        click.echo(f"Stored {st['new']} new games in {st['db']}"
+                   + (f" ({st['already_stored']} were already there)" if st["already_stored"] else "")
+                   + f"; see `arena leaderboard --db {st['db']}`.", err=True)
+    for e in doc["errors"][:5]:
+        click.echo(f"error: game {e['game']}: {e['error']}", err=True)
     for f in doc["forfeits"][:5]:
         click.echo(f"forfeit: game {f['game']}, seat {f['seat']} ({f['player']}): {f['reason']}", err=True)
     if len(doc["forfeits"]) > 5:
         click.echo(f"... and {len(doc['forfeits']) - 5} more forfeits (see --json).", err=True)
+
+
+for _command in STORE_COMMANDS:
+    cli.add_command(_command)
 
 
 def build_cli(reg: Registry) -> click.Group:

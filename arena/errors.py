@@ -20,10 +20,12 @@ class UsageError(ArenaError):
 class UnknownIdError(UsageError):
     """An id that no plugin registered."""
 
-    def __init__(self, kind: str, wanted: str, known: Iterable[str], list_command: str):
+    def __init__(self, kind: str, wanted: str, known: Iterable[str], list_command: str, *, where: str = "",
+                 listing: str = "to list the registered ones"):
         near = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-        super().__init__(f"Unknown {kind} {wanted!r}.{hint} Run `{list_command}` to list the registered ones.")
+        place = f" in {where}" if where else ""
+        super().__init__(f"Unknown {kind} {wanted!r}{place}.{hint} Run `{list_command}` {listing}.")
         self.wanted = wanted
         self.suggestions = near
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import ArenaError, GameError, UsageError
+from arena.errors import ArenaError, UsageError
 from arena.policy import BoundPolicy
 from arena.protocols import Game
 from arena.types import MatchResult, ranks_from_returns
@@ -82,14 +82,17 @@ def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_
               move_timeout: float | None = None, _streams: _Streams | None = None) -> MatchResult:
     """Play one game, policies[i] in seat i. The same seed and policies give the same game.
 
-    A policy's failure forfeits its seat; a failure of the game itself raises GameError.
+    A policy's failure forfeits its seat. A failure of the game itself gives a result with `error`
+    set and no outcome, so a long run goes on and the failure is kept.
     """
     try:
         return _play(game, policies, seed, record_moves, move_timeout, _streams)
     except ArenaError:
         raise
     except Exception as e:
-        raise GameError(f"{game.info.env_id} failed during play (seed {seed}): {type(e).__name__}: {e}") from e
+        n = game.info.num_seats
+        return MatchResult(game.info.env_id, seed, tuple(p.player_id for p in policies), (0.0,) * n, (0,) * n, 0,
+                           error=f"{game.info.env_id} failed during play: {type(e).__name__}: {e}")
 
 
 def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: bool, move_timeout: float | None,

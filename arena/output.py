@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -48,3 +48,26 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, Callable[[dict[str, Any]], Any]]], fmt: str,
+         title: str | None = None, right: Sequence[str] = ()) -> None:
+    """Rows as JSON or CSV (raw values, every key), or as a table of (header, format(row)) columns."""
+    if fmt == "json":
+        return print_json(list(rows))
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else [h for h, _ in columns],
+                                extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return None
+    print_table([h for h, _ in columns], [[show(row) for _, show in columns] for row in rows], title=title,
+                right=right)
+    return None
+
+
+def field(key: str, spec: str = "") -> Callable[[dict[str, Any]], str]:
+    """A column formatter: row[key] formatted with spec, blank when missing."""
+    return lambda row: "" if row.get(key) is None else format(row[key], spec)

@@ -71,6 +71,8 @@ def standings(names: Sequence[str], games: Iterable[tuple[Sequence[int], MatchRe
     """Fold (participant index by seat, result) pairs into one Standing per participant."""
     table = [Standing(name, seat_counts=[0] * len(names)) for name in names]
     for order, result in games:
+        if result.error:
+            continue
         for seat, who in enumerate(order):
             s = table[who]
             s.games += 1

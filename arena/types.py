@@ -62,6 +62,7 @@ class MatchResult:
     forfeits: Mapping[int, str] = field(default_factory=dict)  # seat -> why it forfeited
     moves: tuple[tuple[int, int], ...] | None = None  # (seat, action) in order, when recorded
     duration_s: float = field(default=0.0, compare=False)
+    error: str | None = None  # the game itself failed (not a policy): no outcome, nothing to rate
 
     @property
     def num_seats(self) -> int:

@@ -1,0 +1,184 @@
+"""CLI commands over the store: leaderboard, h2h, history, payoff and rating maintenance."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from arena.errors import UsageError
+from arena.evaluation import open_store
+from arena.output import emit, field
+from arena.store import DB_ENV_VAR, DEFAULT_DB, Store
+
+db_option = click.option("--db", "db_path", envvar=DB_ENV_VAR, default=DEFAULT_DB, show_default=True,
+                         help=f"The Arena store (or ${DB_ENV_VAR}).")
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")(fn)
+    fn = click.option("--json", "fmt", flag_value="json", help="Print JSON.")(fn)
+    return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)
+
+
+def _player(ctx: click.Context, store: Store, text: str) -> str:
+    """A player id as stored: a policy spec is canonicalised first (mcts:simulations=100 is mcts)."""
+    from arena import queries
+    from arena.errors import ArenaError
+
+    try:
+        text = ctx.find_root().obj.player_id(text)
+    except ArenaError:
+        pass  # not a registered policy: a snapshot or a player from a plugin that is not installed here
+    return queries.resolve_player(store, text)
+
+
+STATS = [("Games", field("games")), ("W", field("wins")), ("D", field("draws")), ("L", field("losses"))]
+
+
+@click.command("leaderboard")
+@click.option("--env", help="Only this game (default: every game in the store).")
+@click.option("--league", help="Only players of this league.")
+@click.option("--method", type=click.Choice(["trueskill", "bt"]), default="trueskill", show_default=True,
+              help="TrueSkill (incremental) or Bradley-Terry (fit over all stored games, 95% bootstrap intervals).")
+@click.option("--top", type=click.IntRange(min=1), help="Only the best N of each game.")
+@db_option
+@output_options
+def leaderboard_cmd(env: str | None, league: str | None, method: str, top: int | None, db_path: str,
+                    fmt: str) -> None:
+    """Rank the players of each game by rating."""
+    from arena import queries
+
+    with open_store(db_path, readonly=True) as store:
+        env = queries.resolve_env(store, env) if env else None
+        rows = queries.leaderboard(store, env=env, league=league, method=method, top=top)
+    if not rows and fmt == "table":
+        click.echo(f"No rated games in {db_path}" + (f" for {env}" if env else "") + ".", err=True)
+        return
+    if method == "bt":
+        cols = [("Rank", field("rank")), ("Player", field("player")), ("BT Elo", field("bt", "+.0f")),
+                ("95% CI", lambda r: f"[{field('bt_lo', '+.0f')(r)}, {field('bt_hi', '+.0f')(r)}]"), *STATS]
+    else:
+        cols = [("Rank", field("rank")), ("Player", field("player")), ("μ", field("mu", ".2f")),
+                ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f")), *STATS,
+                ("Last played", field("last_played"))]
+    envs = {r["env"] for r in rows}
+    if len(envs) > 1:
+        cols.insert(1, ("Env", field("env")))
+    title = f"{envs.pop() if len(envs) == 1 else 'all games'}: {'TrueSkill' if method == 'trueskill' else 'Bradley-Terry'}"
+    emit(rows, cols, fmt, title=title, right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Games", "W", "D", "L"])
+
+
+@click.command("h2h")
+@click.argument("player")
+@click.argument("opponent")
+@click.option("--env", help="Only this game.")
+@db_option
+@output_options
+@click.pass_context
+def h2h_cmd(ctx: click.Context, player: str, opponent: str, env: str | None, db_path: str, fmt: str) -> None:
+    """PLAYER's head-to-head record against OPPONENT."""
+    from arena import queries
+
+    with open_store(db_path, readonly=True) as store:
+        a, b = _player(ctx, store, player), _player(ctx, store, opponent)
+        env = queries.resolve_env(store, env) if env else None
+        rows = queries.head_to_head(store, a, b, env)
+    if not rows and fmt == "table":
+        click.echo(f"{a} and {b} have not met" + (f" in {env}" if env else "") + ".", err=True)
+        return
+    emit(rows, [("Env", field("env")), *STATS, ("Score", field("score", ".3f"))], fmt, title=f"{a} against {b}",
+         right=["Games", "W", "D", "L", "Score"])
+
+
+@click.command("history")
+@click.argument("player")
+@click.option("--env", help="Only this game.")
+@db_option
+@output_options
+@click.pass_context
+def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, fmt: str) -> None:
+    """PLAYER's TrueSkill rating after each rated game."""
+    from arena import queries
+
+    with open_store(db_path, readonly=True) as store:
+        who = _player(ctx, store, player)
+        env = queries.resolve_env(store, env) if env else None
+        rows = queries.history(store, who, env)
+    emit(rows, [("Match #", field("seq")), ("Played at", field("played_at")), ("Env", field("env")),
+                ("μ", field("mu", ".2f")), ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f"))],
+         fmt, title=f"{who}: rating history", right=["Match #", "μ", "σ", "μ−3σ"])
+
+
+@click.command("payoff")
+@click.option("--env", help="The game (needed when the store holds several).")
+@db_option
+@output_options
+def payoff_cmd(env: str | None, db_path: str, fmt: str) -> None:
+    """The win-rate matrix: each row player's score against each column player."""
+    from arena import queries
+
+    with open_store(db_path, readonly=True) as store:
+        envs = queries.stored_envs(store)
+        if env:
+            env = queries.resolve_env(store, env)
+        elif len(envs) == 1:
+            env = envs[0]
+        else:
+            raise UsageError(f"{db_path} holds {len(envs)} games; pick one with --env ({', '.join(envs) or 'none'}).")
+        table = queries.payoff(store, env)
+    if fmt == "json":
+        return emit([table], [], "json")
+    players = table["players"]
+    rows = [{"player": p, **{q: table["score"][i][j] for j, q in enumerate(players)}} for i, p in enumerate(players)]
+    cols = [("Row vs column", field("player")),
+            *[(q, lambda r, q=q: "-" if r["player"] == q else field(q, ".2f")(r)) for q in players]]
+    emit(rows, cols, fmt, title=f"{env}: score of row vs column", right=players)
+
+
+@click.group("ratings")
+def ratings_group() -> None:
+    """Rating settings and maintenance."""
+
+
+@ratings_group.command("set")
+@click.argument("env")
+@click.option("--draw-probability", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True))
+@click.option("--tau", type=click.FloatRange(min=0))
+@db_option
+def ratings_set(env: str, draw_probability: float | None, beta: float | None, tau: float | None, db_path: str) -> None:
+    """Change ENV's TrueSkill settings and re-rate its stored games with them."""
+    from arena import queries
+
+    changes = {k: v for k, v in {"draw_probability": draw_probability, "beta": beta, "tau": tau}.items()
+               if v is not None}
+    with open_store(db_path) as store:
+        env = queries.resolve_env(store, env)
+        with store.db.atomic():
+            settings = {**store.settings(env), **changes}
+            store.db["rating_settings"].update(env, settings)
+        changed = store.rebuild(env)
+        click.echo(f"{env}: {', '.join(f'{k}={v:g}' for k, v in settings.items())}; "
+                   f"re-rated, {len(changed)} ratings changed.")
+
+
+@ratings_group.command("rebuild")
+@click.option("--env", help="Only this game.")
+@click.option("--check", is_flag=True, help="Only compare: exit 1 if a rebuild would change any rating.")
+@db_option
+def ratings_rebuild(env: str | None, check: bool, db_path: str) -> None:
+    """Recompute every rating from the stored games, in the order they were stored."""
+    from arena import queries
+
+    with open_store(db_path) as store:
+        env = queries.resolve_env(store, env) if env else None
+        changed = store.rebuild(env, dry_run=check)
+    if check and changed:
+        click.echo(f"{len(changed)} ratings differ from a rebuild, e.g. {next(iter(changed))}.", err=True)
+        raise SystemExit(1)
+    click.echo(("Ratings equal a rebuild from the stored games." if check else
+                f"Rebuilt; {len(changed)} ratings changed."))
+
+
+COMMANDS = [leaderboard_cmd, h2h_cmd, history_cmd, payoff_cmd, ratings_group]

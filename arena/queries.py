@@ -1,0 +1,118 @@
+"""Read-side queries over the store: leaderboard (TrueSkill or Bradley-Terry), head-to-head, history, payoff."""
+from __future__ import annotations
+
+from typing import Any
+
+from arena import bradley_terry
+from arena.errors import UnknownIdError
+from arena.ratings import conservative
+from arena.registry import split_version
+from arena.store import Store
+
+
+def stored_envs(store: Store) -> list[str]:
+    return [row[0] for row in store.db.execute("SELECT DISTINCT env FROM matches ORDER BY env")]
+
+
+def resolve_env(store: Store, env: str) -> str:
+    """A stored env id from what a user typed: exact, or the one stored env with that id minus its version."""
+    known = stored_envs(store)
+    if env in known:
+        return env
+    base, params = env.partition(":")[0], env.partition(":")[2]
+    matches = [k for k in known if split_version(k.partition(":")[0])[0] == split_version(base)[0]
+               and k.partition(":")[2] == params]
+    if len(matches) == 1:
+        return matches[0]
+    raise UnknownIdError("env", env, known, f"arena leaderboard --db {store.path}", where=str(store.path),
+                         listing="to see its games and players")
+
+
+def resolve_player(store: Store, player: str) -> str:
+    if store.db.execute("SELECT 1 FROM players WHERE id = ?", (player,)).fetchone():
+        return player
+    known = [row[0] for row in store.db.execute("SELECT id FROM players")]
+    raise UnknownIdError("player", player, known, f"arena leaderboard --db {store.path}", where=str(store.path),
+                         listing="to see its players")
+
+
+def leaderboard(store: Store, *, env: str | None = None, league: str | None = None, method: str = "trueskill",
+                top: int | None = None, bootstrap: int = 200, seed: int = 0) -> list[dict[str, Any]]:
+    """Players ranked within each env: by TrueSkill's conservative rating, or by a Bradley-Terry fit."""
+    where, args = [], []
+    if env:
+        where.append("r.env = ?")
+        args.append(env)
+    if league:
+        where.append("r.player IN (SELECT p.player FROM participants p JOIN matches m ON m.seq = p.match_seq "
+                     "WHERE m.league = ? AND m.env = r.env)")
+        args.append(league)
+    rows = store.db.execute(
+        "SELECT r.env, r.player, r.mu, r.sigma, r.games, r.wins, r.draws, r.losses, r.last_played FROM ratings r"
+        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.env, r.mu - 3 * r.sigma DESC", args)
+    by_env: dict[str, list[dict[str, Any]]] = {}
+    for e, player, mu, sigma, games, wins, draws, losses, last in rows:
+        by_env.setdefault(e, []).append({
+            "env": e, "player": player, "mu": mu, "sigma": sigma, "conservative": conservative((mu, sigma)),
+            "games": games, "wins": wins, "draws": draws, "losses": losses, "last_played": last})
+    out = []
+    for e, entries in by_env.items():
+        if method == "bt":
+            entries = _with_bradley_terry(store, e, entries, bootstrap, seed)
+        for i, entry in enumerate(entries[:top] if top else entries):
+            out.append({"rank": i + 1, **entry})
+    return out
+
+
+def _with_bradley_terry(store: Store, env: str, entries: list[dict[str, Any]], bootstrap: int,
+                        seed: int) -> list[dict[str, Any]]:
+    """The entries re-ranked by a Bradley-Terry fit over the env's head-to-head totals, with 95% intervals."""
+    names = {e["player"] for e in entries}
+    records = [(a, b, aw, d, bw) for a, b, aw, d, bw in store.db.execute(
+        "SELECT a, b, a_wins, draws, b_wins FROM pairs WHERE env = ?", (env,)) if a in names and b in names]
+    fitted = {r.player: r for r in bradley_terry.fit(records, bootstrap=bootstrap, seed=seed)}
+    for e in entries:
+        r = fitted.get(e["player"])
+        e.update(bt=r.rating if r else None, bt_lo=r.lo if r else None, bt_hi=r.hi if r else None)
+    return sorted(entries, key=lambda e: -e["bt"] if e["bt"] is not None else float("inf"))
+
+
+def head_to_head(store: Store, a: str, b: str, env: str | None = None) -> list[dict[str, Any]]:
+    """a's record against b in every env they met (or one env)."""
+    first, second = sorted((a, b))
+    rows = store.db.execute(
+        "SELECT env, games, a_wins, draws, b_wins FROM pairs WHERE a = ? AND b = ?" + (" AND env = ?" if env else "")
+        + " ORDER BY env", (first, second, *([env] if env else [])))
+    out = []
+    for e, games, first_wins, draws, second_wins in rows:
+        wins, losses = (first_wins, second_wins) if a == first else (second_wins, first_wins)
+        out.append({"env": e, "player": a, "opponent": b, "games": games, "wins": wins, "draws": draws,
+                    "losses": losses, "score": (wins + draws / 2) / games})
+    return out
+
+
+def history(store: Store, player: str, env: str | None = None) -> list[dict[str, Any]]:
+    """A player's skill after each of its rated matches, oldest first."""
+    rows = store.db.execute(
+        "SELECT h.match_seq, m.id, m.played_at, h.env, h.mu, h.sigma FROM rating_history h "
+        "JOIN matches m ON m.seq = h.match_seq WHERE h.player = ?" + (" AND h.env = ?" if env else "")
+        + " ORDER BY h.match_seq", (player, *([env] if env else [])))
+    return [{"seq": seq, "match": mid, "played_at": at, "env": e, "mu": mu, "sigma": sigma,
+             "conservative": conservative((mu, sigma))} for seq, mid, at, e, mu, sigma in rows]
+
+
+def payoff(store: Store, env: str) -> dict[str, Any]:
+    """The win-rate matrix of an env: score[i][j] is row player i's score against column player j."""
+    rows = store.db.execute("SELECT a, b, games, a_wins, draws, b_wins FROM pairs WHERE env = ?", (env,)).fetchall()
+    order = [row[0] for row in store.db.execute(
+        "SELECT player FROM ratings WHERE env = ? ORDER BY mu - 3 * sigma DESC", (env,))]
+    index = {p: i for i, p in enumerate(order)}
+    n = len(order)
+    score: list[list[float | None]] = [[None] * n for _ in range(n)]
+    games = [[0] * n for _ in range(n)]
+    for a, b, g, aw, d, bw in rows:
+        i, j = index[a], index[b]
+        games[i][j] = games[j][i] = g
+        score[i][j] = (aw + d / 2) / g
+        score[j][i] = (bw + d / 2) / g
+    return {"env": env, "players": order, "score": score, "games": games}

@@ -1,0 +1,394 @@
+"""The SQLite store: schema and migrations, and writing a match with its rating update in one transaction.
+
+Ratings are computed by a RatingSystem the caller passes in (arena.evaluation wires TrueSkill), so the
+store stays a sibling of arena.ratings rather than its user. Read-side queries live in arena.queries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from arena.errors import ArenaError, UsageError
+from arena.types import MatchResult
+
+DB_ENV_VAR = "ARENA_DB"
+DEFAULT_DB = "arena.db"
+BUSY_TIMEOUT_MS = 60_000
+
+Skill = tuple[float, float]
+
+
+class RatingSystem(Protocol):
+    """What the store needs to rate a match: default settings for a new env, and the update itself."""
+
+    def defaults(self, env: str) -> dict[str, float]: ...
+
+    def rate(self, settings: dict[str, float], teams: Sequence[Sequence[Skill | None]],
+             ranks: Sequence[int]) -> list[list[Skill]]:
+        """New skills by team (None in `teams` is a player not rated yet)."""
+
+
+class StoreError(ArenaError):
+    """The database cannot be used: missing, not Arena's, not writable, corrupt."""
+
+    exit_code = 2
+
+
+migrations = Migrations("arena")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript("""
+    CREATE TABLE players (
+        id TEXT PRIMARY KEY,            -- canonical player id: a policy spec ("mcts:simulations=400") or a snapshot id
+        kind TEXT NOT NULL,             -- "policy" | "snapshot" | "learner"
+        env TEXT,                       -- the env a snapshot or learner belongs to; NULL for policies
+        params TEXT,                    -- JSON object of parameters
+        parent TEXT REFERENCES players(id),  -- lineage: the player a snapshot was taken from
+        iteration INTEGER,
+        steps INTEGER,
+        checkpoint TEXT,                -- path of the weights on disk
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE matches (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order; ratings are replayed in this order
+        id TEXT NOT NULL UNIQUE,        -- the match id: storing the same id twice changes nothing
+        env TEXT NOT NULL,
+        league TEXT,
+        seed INTEGER,
+        played_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        reason TEXT,                    -- why, when status is 'error'
+        length INTEGER,
+        duration_s REAL,
+        moves TEXT                      -- JSON [[seat, action], ...] when recorded
+    );
+    CREATE INDEX matches_env ON matches(env);
+    CREATE INDEX matches_league ON matches(league);
+    CREATE TABLE participants (
+        match_seq INTEGER NOT NULL REFERENCES matches(seq),
+        seat INTEGER NOT NULL,
+        team INTEGER NOT NULL,
+        player TEXT NOT NULL REFERENCES players(id),
+        score REAL NOT NULL,            -- 1 win, 0.5 draw, 0 loss; in free-for-all the share of opponents beaten
+        rank INTEGER NOT NULL,          -- 0 is best; ties share a rank
+        return REAL,
+        forfeit TEXT,
+        PRIMARY KEY (match_seq, seat)
+    );
+    CREATE INDEX participants_player ON participants(player, match_seq);
+    CREATE TABLE rating_settings (
+        env TEXT PRIMARY KEY,
+        mu REAL NOT NULL, sigma REAL NOT NULL, beta REAL NOT NULL, tau REAL NOT NULL,
+        draw_probability REAL NOT NULL
+    );
+    CREATE TABLE ratings (              -- current TrueSkill skill and record of each player in each env
+        env TEXT NOT NULL,
+        player TEXT NOT NULL REFERENCES players(id),
+        mu REAL NOT NULL,
+        sigma REAL NOT NULL,
+        games INTEGER NOT NULL DEFAULT 0,
+        wins INTEGER NOT NULL DEFAULT 0,
+        draws INTEGER NOT NULL DEFAULT 0,
+        losses INTEGER NOT NULL DEFAULT 0,
+        last_played TEXT,
+        PRIMARY KEY (env, player)
+    );
+    CREATE INDEX ratings_rank ON ratings(env, (mu - 3 * sigma) DESC);
+    CREATE TABLE rating_history (       -- each player's skill after each rated match
+        match_seq INTEGER NOT NULL REFERENCES matches(seq),
+        env TEXT NOT NULL,
+        player TEXT NOT NULL REFERENCES players(id),
+        mu REAL NOT NULL,
+        sigma REAL NOT NULL,
+        PRIMARY KEY (player, match_seq)
+    );
+    CREATE TABLE pairs (                -- head-to-head totals of every two players (a < b) in each env
+        env TEXT NOT NULL,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        games INTEGER NOT NULL,
+        a_wins INTEGER NOT NULL,
+        draws INTEGER NOT NULL,
+        b_wins INTEGER NOT NULL,
+        PRIMARY KEY (env, a, b)
+    );
+    """)
+
+
+def default_path() -> str:
+    return os.environ.get(DB_ENV_VAR) or DEFAULT_DB
+
+
+def match_id(result: MatchResult, league: str | None = None) -> str:
+    """A match id that depends only on what was played: the same game stored twice is stored once."""
+    key = json.dumps([result.env_id, list(result.players), result.seed, league])
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What record() did: the match's sequence number, or None when the id was already stored."""
+
+    seq: int | None
+    id: str
+
+    @property
+    def new(self) -> bool:
+        return self.seq is not None
+
+
+class Store:
+    """One Arena SQLite database. Writers take the write lock up front (BEGIN IMMEDIATE) and wait for each other."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False, ratings: RatingSystem | None = None):
+        if not readonly and ratings is None:
+            raise ValueError("a writable Store needs a RatingSystem")
+        self.path = Path(path)
+        self.readonly = readonly
+        self.ratings = ratings
+        self.db = sqlite_utils.Database(self._connect())
+        self._check_is_arena()
+        if not readonly:
+            self._migrate()
+
+    # -- opening ----------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        where = str(self.path)
+        try:
+            if self.readonly:
+                if not self.path.exists():
+                    raise StoreError(f"No Arena store at {where}. Play a match with `arena match ... --db {where}` "
+                                     f"first, or point --db (or ${DB_ENV_VAR}) at one.")
+                conn = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True, isolation_level=None)
+            else:
+                if self.path.parent != Path("") and not self.path.parent.is_dir():
+                    raise StoreError(f"Cannot create {where}: folder {self.path.parent} does not exist.")
+                conn = sqlite3.connect(where, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not self.readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe against a killed process
+            conn.execute("PRAGMA foreign_keys = ON")
+            return conn
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, where) from e
+
+    def _check_is_arena(self) -> None:
+        try:
+            tables = set(self.db.table_names())
+            if not tables:
+                if self.readonly:
+                    raise StoreError(f"{self.path} is empty, not an Arena store.")
+                return
+            applied = {m.name for m in migrations.applied(self.db)}
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
+        if "m001_initial" not in applied:
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(f"{self.path} is an SQLite database but not an Arena store (its tables: {shown}). "
+                             "Use another --db path.")
+
+    def _migrate(self) -> None:
+        """Apply pending migrations under the write lock, all in one transaction (others wait, then find none)."""
+        conn = self.db.conn
+        try:
+            if not migrations.pending(self.db):
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                migrations.apply(self.db)  # sqlite-utils nests each migration in a savepoint of this transaction
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def record(self, result: MatchResult, *, league: str | None = None, id: str | None = None,
+               teams: Sequence[int] | None = None, kinds: dict[str, str] | None = None) -> Recorded:
+        """Store one match with its participants and, when it counts, its rating update, in one transaction.
+
+        A result with `error` is stored with status 'error' and its reason, and changes no rating.
+        """
+        return self.record_many([(result, {"league": league, "id": id, "teams": teams})], kinds=kinds)[0]
+
+    def record_many(self, items: Iterable[tuple[MatchResult, dict[str, Any]]],
+                    kinds: dict[str, str] | None = None) -> list[Recorded]:
+        """Store several matches in one transaction (each with its rating update); all or none are written."""
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only.")
+        conn = self.db.conn
+        out = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for result, opts in items:
+                    out.append(self._insert(conn, result, kinds or {}, **opts))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
+        return out
+
+    def _insert(self, conn: sqlite3.Connection, result: MatchResult, kinds: dict[str, str], *,
+                league: str | None = None, id: str | None = None,
+                teams: Sequence[int] | None = None) -> Recorded:
+        mid = id or match_id(result, league)
+        error = result.error
+        if conn.execute("SELECT 1 FROM matches WHERE id = ?", (mid,)).fetchone():
+            return Recorded(None, mid)
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        conn.executemany(
+            "INSERT OR IGNORE INTO players (id, kind, params, created_at) VALUES (?, ?, ?, ?)",
+            [(p, kinds.get(p, "policy"), None, now) for p in set(result.players)])
+        moves = json.dumps(result.moves) if result.moves is not None else None
+        seq = conn.execute(
+            "INSERT INTO matches (id, env, league, seed, played_at, status, reason, length, duration_s, moves) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (mid, result.env_id, league, result.seed, now, "error" if error else "ok", error, result.length,
+             result.duration_s, moves)).lastrowid
+        teams = list(teams) if teams is not None else list(range(result.num_seats))
+        conn.executemany(
+            "INSERT INTO participants (match_seq, seat, team, player, score, rank, return, forfeit) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(seq, s, teams[s], p, result.score(s), result.ranks[s], result.returns[s], result.forfeits.get(s))
+             for s, p in enumerate(result.players)])
+        if not error and len(set(result.players)) == result.num_seats > 1:
+            self._rate(conn, seq, result, teams, now)
+        return Recorded(seq, mid)
+
+    def _rate(self, conn: sqlite3.Connection, seq: int, result: MatchResult, teams: Sequence[int], now: str) -> None:
+        """Update ratings, records, history and pair totals for one stored match (inside its transaction)."""
+        env, players = result.env_id, result.players
+        members = [[s for s in range(len(players)) if teams[s] == t] for t in sorted(set(teams))]
+        if len(members) > 1:
+            assert self.ratings is not None
+            current = {p: (mu, sigma) for p, mu, sigma in conn.execute(
+                f"SELECT player, mu, sigma FROM ratings WHERE env = ? AND player IN ({','.join('?' * len(players))})",
+                (env, *players))}
+            new = self.ratings.rate(self.settings(env), [[current.get(players[s]) for s in team] for team in members],
+                                    [min(result.ranks[s] for s in team) for team in members])
+            rows = [(env, players[s], *new[t][i]) for t, team in enumerate(members) for i, s in enumerate(team)]
+            conn.executemany(
+                "INSERT INTO ratings (env, player, mu, sigma) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (env, player) DO UPDATE SET mu = excluded.mu, sigma = excluded.sigma", rows)
+            conn.executemany("INSERT INTO rating_history (match_seq, env, player, mu, sigma) VALUES (?, ?, ?, ?, ?)",
+                             [(seq, *row) for row in rows])
+        outcomes = [result.outcome(s) for s in range(len(players))]
+        conn.executemany(
+            "UPDATE ratings SET games = games + 1, wins = wins + ?, draws = draws + ?, losses = losses + ?, "
+            "last_played = ? WHERE env = ? AND player = ?",
+            [(o == "win", o == "draw", o == "loss", now, env, p) for p, o in zip(players, outcomes)])
+        pair_rows = []
+        for i in range(len(players)):
+            for j in range(i + 1, len(players)):
+                if teams[i] == teams[j]:
+                    continue
+                (a, ra), (b, rb) = sorted([(players[i], result.ranks[i]), (players[j], result.ranks[j])])
+                pair_rows.append((env, a, b, int(ra < rb), int(ra == rb), int(ra > rb)))
+        conn.executemany(
+            "INSERT INTO pairs (env, a, b, games, a_wins, draws, b_wins) VALUES (?, ?, ?, 1, ?, ?, ?) "
+            "ON CONFLICT (env, a, b) DO UPDATE SET games = games + 1, a_wins = a_wins + excluded.a_wins, "
+            "draws = draws + excluded.draws, b_wins = b_wins + excluded.b_wins", pair_rows)
+
+    def rebuild(self, env: str | None = None, *, dry_run: bool = False) -> dict[tuple[str, str], tuple[Skill, Skill]]:
+        """Recompute ratings, records, history and pair totals from the stored matches, in commit order.
+
+        Returns {(env, player): (stored skill, rebuilt skill)} for every player whose skill changed;
+        with dry_run the store is left exactly as it was (a check that incremental == rebuilt).
+        """
+        conn = self.db.conn
+        where, args = ("WHERE env = ?", (env,)) if env else ("", ())
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
+                    f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
+                for table in ("ratings", "rating_history", "pairs"):
+                    conn.execute(f"DELETE FROM {table} {where}", args)
+                matches = conn.execute(f"SELECT seq, env, seed, played_at, length FROM matches {where}"
+                                       f"{' AND' if env else ' WHERE'} status = 'ok' ORDER BY seq", args).fetchall()
+                for seq, menv, seed, played_at, length in matches:
+                    seats = conn.execute("SELECT player, return, rank, team FROM participants WHERE match_seq = ? "
+                                         "ORDER BY seat", (seq,)).fetchall()
+                    players = tuple(row[0] for row in seats)
+                    if len(set(players)) == len(players) > 1:
+                        result = MatchResult(menv, seed, players, tuple(r[1] for r in seats),
+                                             tuple(r[2] for r in seats), length)
+                        self._rate(conn, seq, result, [r[3] for r in seats], played_at)
+                after = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
+                    f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
+                conn.execute("ROLLBACK" if dry_run else "COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
+        return {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+    def settings(self, env: str) -> dict[str, float]:
+        """The rating settings of an env, stored with its defaults the first time the env is rated."""
+        conn = self.db.conn
+        row = conn.execute("SELECT mu, sigma, beta, tau, draw_probability FROM rating_settings WHERE env = ?",
+                           (env,)).fetchone()
+        if row is None:
+            assert self.ratings is not None
+            d = self.ratings.defaults(env)
+            conn.execute("INSERT INTO rating_settings (env, mu, sigma, beta, tau, draw_probability) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (env, d["mu"], d["sigma"], d["beta"], d["tau"], d["draw_probability"]))
+            return d
+        return dict(zip(("mu", "sigma", "beta", "tau", "draw_probability"), row))
+
+    def register_player(self, id: str, kind: str, **fields: Any) -> None:
+        """Add or update a player row (snapshots and learners carry lineage and a checkpoint path)."""
+        row = {"id": id, "kind": kind, "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        row.update({k: (json.dumps(v) if k == "params" else v) for k, v in fields.items()})
+        with self.db.atomic():
+            self.db["players"].upsert(row, pk="id")
+
+
+def _explain(error: sqlite3.DatabaseError, where: str) -> StoreError:
+    """One line for the SQLite errors a user can cause."""
+    text = str(error)
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{where} is read-only: cannot write to it. Use a writable --db path.")
+    if "unable to open" in text:
+        return StoreError(f"Cannot open {where}: check the path and its permissions.")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{where} is not an SQLite database (or is corrupt). Use another --db path.")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000}s; try again.")
+    return StoreError(f"{where}: {text}")
+
+
+def require_writable(path: str) -> None:
+    """Fail early, in one line, when a store cannot be created or written at path."""
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{path} is read-only: cannot write to it. Use a writable --db path.")

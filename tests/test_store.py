@@ -1,0 +1,207 @@
+"""The SQLite store: one transaction per match and rating update, idempotent match ids, rebuilds, faults."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from arena.evaluation import TrueSkillSystem, open_store
+from arena.store import Store, StoreError
+from arena.types import MatchResult, ranks_from_returns
+
+ARENA = str(Path(sys.executable).with_name("arena"))
+
+
+def result(players, returns, seed, env="test/game-v0", error=None):
+    returns = tuple(float(r) for r in returns)
+    return MatchResult(env, seed, tuple(players), returns, ranks_from_returns(returns), len(players), error=error)
+
+
+def counts(store: Store) -> dict[str, int]:
+    return {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("players", "matches", "participants", "ratings", "rating_history", "pairs")}
+
+
+def snapshot(store: Store) -> tuple[list[tuple], list[tuple]]:
+    ratings = store.db.execute("SELECT * FROM ratings ORDER BY env, player").fetchall()
+    pairs = store.db.execute("SELECT * FROM pairs ORDER BY env, a, b").fetchall()
+    return ratings, pairs
+
+
+def test_a_match_id_is_stored_once(tmp_path):
+    with open_store(tmp_path / "a.db") as store:
+        first = store.record(result(["a", "b"], [1, -1], seed=1))
+        before = counts(store)
+        again = store.record(result(["a", "b"], [1, -1], seed=1))
+        assert first.new and not again.new and again.id == first.id
+        assert counts(store) == before
+        assert store.record(result(["a", "b"], [1, -1], seed=2)).new
+        assert counts(store)["matches"] == 2
+
+
+def test_match_and_rating_update_share_one_transaction(tmp_path):
+    class Exploding(TrueSkillSystem):
+        def rate(self, settings, teams, ranks):
+            raise RuntimeError("rating failed")
+
+    path = tmp_path / "a.db"
+    with open_store(path) as store:
+        store.record(result(["a", "b"], [1, -1], seed=1))
+        before = counts(store)
+    with Store(path, ratings=Exploding()) as store:
+        with pytest.raises(RuntimeError):
+            store.record(result(["a", "c"], [1, -1], seed=2))
+        assert counts(store) == before
+
+
+def test_ratings_rebuilt_from_stored_matches_equal_the_incremental_ones(tmp_path):
+    with open_store(tmp_path / "a.db") as store:
+        for i in range(30):
+            store.record(result(["a", "b"], [(i % 3) - 1, 1 - (i % 3)], seed=i))
+            store.record(result(["b", "c", "d"], [i % 2, 1, (i + 1) % 3], seed=100 + i, env="test/ffa-v0"))
+        store.record(result(["a", "b", "c", "d"], [1, 1, -1, -1], seed=500, env="test/teams-v0"), teams=[0, 0, 1, 1])
+        store.record(result(["a", "a"], [1, -1], seed=600))  # self-play: stored, not rated
+        store.record(result(["a", "b"], [0, 0], seed=700, error="engine crashed"))  # an error: stored, not rated
+        incremental = snapshot(store)
+        assert store.rebuild(dry_run=True) == {}
+        assert store.rebuild() == {}
+        assert snapshot(store) == incremental
+        statuses = dict(store.db.execute("SELECT status, count(*) FROM matches GROUP BY status").fetchall())
+        assert statuses == {"ok": 62, "error": 1}
+        a = store.db.execute("SELECT games FROM ratings WHERE env = 'test/game-v0' AND player = 'a'").fetchone()
+        assert a == (30,)
+        team_rows = store.db.execute("SELECT player, mu FROM ratings WHERE env = 'test/teams-v0'").fetchall()
+        mus = dict(team_rows)
+        assert mus["a"] > 25 and mus["b"] > 25 and mus["c"] < 25 and mus["d"] < 25
+
+
+def test_changed_settings_rerate_an_env(tmp_path):
+    path = str(tmp_path / "a.db")
+    with open_store(path) as store:
+        for i in range(10):
+            store.record(result(["a", "b"], [1, -1] if i % 2 else [0, 0], seed=i))
+        before = snapshot(store)[0]
+    out = subprocess.run([ARENA, "ratings", "set", "test/game", "--draw-probability", "0.5", "--db", path],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "draw_probability=0.5" in out.stdout
+    with open_store(path) as store:
+        assert store.settings("test/game-v0")["draw_probability"] == 0.5
+        assert snapshot(store)[0] != before
+        assert store.rebuild(dry_run=True) == {}
+
+
+def test_store_uses_wal_and_a_busy_timeout(tmp_path):
+    with open_store(tmp_path / "a.db") as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+
+
+def test_foreign_or_broken_databases_give_one_clear_error(tmp_path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not an Arena store .*customers"):
+        open_store(other)
+    with pytest.raises(StoreError, match="not an Arena store"):
+        open_store(other, readonly=True)
+    junk = tmp_path / "junk.db"
+    junk.write_text("this is not sqlite\n" * 100)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        open_store(junk)
+    with pytest.raises(StoreError, match="No Arena store at"):
+        open_store(tmp_path / "missing.db", readonly=True)
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(tmp_path / "no" / "such" / "dir.db")
+    with open_store(tmp_path / "fine.db") as store:
+        store.record(result(["a", "b"], [1, -1], seed=1))
+    with open_store(tmp_path / "fine.db", readonly=True) as store:
+        with pytest.raises(StoreError, match="read-only"):
+            store.record(result(["a", "b"], [1, -1], seed=2))
+
+
+def test_a_read_only_store_file_is_one_line_and_loses_nothing(tmp_path):
+    path = tmp_path / "ro.db"
+    with open_store(path) as store:
+        store.record(result(["a", "b"], [1, -1], seed=1))
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)]).returncode != 0:
+        pytest.skip("cannot make a file read-only for root here (chattr +i unavailable)")
+    try:
+        out = subprocess.run([ARENA, "match", "openspiel/tic_tac_toe", "random", "constant", "-n", "2",
+                              "--db", str(path)], capture_output=True, text=True)
+        assert out.returncode == 2 and "read-only" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(path)])
+    with open_store(path, readonly=True) as store:
+        assert counts(store)["matches"] == 1
+
+
+def test_four_processes_writing_one_store_lose_no_row(tmp_path):
+    path = str(tmp_path / "shared.db")
+    procs = [subprocess.Popen([ARENA, "match", "openspiel/tic_tac_toe", "random", "constant", "-n", "150",
+                               "-s", str(seed), "--db", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for seed in range(4)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    with open_store(path, readonly=True) as store:
+        c = counts(store)
+        assert c["matches"] == 600 and c["participants"] == 1200 and c["rating_history"] == 1200
+        assert store.db.execute("SELECT sum(games) FROM ratings").fetchone()[0] == 1200
+        assert store.db.execute("SELECT games FROM pairs").fetchone()[0] == 600
+    with open_store(path) as store:
+        assert store.rebuild(dry_run=True) == {}
+
+
+def test_kill_9_mid_run_leaves_no_match_without_its_rating_update(tmp_path):
+    path = str(tmp_path / "killed.db")
+    proc = subprocess.Popen([ARENA, "match", "openspiel/tic_tac_toe", "random", "constant", "-n", "100000",
+                             "-s", "1", "--db", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if os.path.exists(path):
+                try:
+                    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+                        if conn.execute("SELECT count(*) FROM matches").fetchone()[0] >= 300:
+                            break
+                except sqlite3.OperationalError:
+                    pass  # the store is still being created
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with open_store(path) as store:
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        c = counts(store)
+        assert c["matches"] >= 300
+        assert c["participants"] == 2 * c["matches"] and c["rating_history"] == 2 * c["matches"]
+        assert store.db.execute("SELECT sum(games) FROM ratings").fetchone()[0] == 2 * c["matches"]
+        assert store.rebuild(dry_run=True) == {}
+        stored = c["matches"]
+    # the same command again stores only the games the killed run never finished
+    out = subprocess.run([ARENA, "match", "openspiel/tic_tac_toe", "random", "constant", "-n", str(stored + 5),
+                          "-s", "1", "--db", path], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"Stored 5 new games in {path} ({stored} were already there)" in out.stderr
+
+
+def test_leaderboard_league_filter_keeps_only_that_leagues_players(tmp_path):
+    from arena import queries
+
+    with open_store(tmp_path / "a.db") as store:
+        for i in range(4):
+            store.record(result(["a", "b"], [1, -1], seed=i), league="alpha")
+            store.record(result(["c", "d"], [1, -1], seed=i))
+        everyone = queries.leaderboard(store)
+        alpha = queries.leaderboard(store, league="alpha")
+    assert {r["player"] for r in everyone} == {"a", "b", "c", "d"}
+    assert [r["player"] for r in alpha] == ["a", "b"] and [r["rank"] for r in alpha] == [1, 2]
