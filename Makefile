@@ -15,15 +15,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job: a head-to-head Connect Four match, MCTS against the hand-written heuristic.
+# The main job: a head-to-head Connect Four match, MCTS against the hand-written heuristic,
+# stored and rated in arena.db, then the leaderboard.
 run: setup
-	$(BIN)/arena match openspiel/connect_four mcts:simulations=200 connect_four_heuristic --games 40 --seed 1
+	$(BIN)/arena match openspiel/connect_four mcts:simulations=200 connect_four_heuristic --games 40 --seed 1 --db arena.db
+	$(BIN)/arena leaderboard --db arena.db
 
 test: setup
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python benchmarks/match_throughput.py
+	$(BIN)/python benchmarks/ratings_store.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -5,11 +5,12 @@ store stays a sibling of arena.ratings rather than its user. Read-side queries l
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -202,14 +203,23 @@ class Store:
 
     def _migrate(self) -> None:
         """Apply pending migrations under the write lock, all in one transaction (others wait, then find none)."""
+        try:
+            pending = migrations.pending(self.db)
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
+        if pending:
+            with self._writing():
+                migrations.apply(self.db)  # sqlite-utils nests each migration in a savepoint of this transaction
+
+    @contextlib.contextmanager
+    def _writing(self, *, commit: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds SQLite's write lock from the start (others wait up to the busy timeout)."""
         conn = self.db.conn
         try:
-            if not migrations.pending(self.db):
-                return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                migrations.apply(self.db)  # sqlite-utils nests each migration in a savepoint of this transaction
-                conn.execute("COMMIT")
+                yield conn
+                conn.execute("COMMIT" if commit else "ROLLBACK")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -240,20 +250,8 @@ class Store:
         """Store several matches in one transaction (each with its rating update); all or none are written."""
         if self.readonly:
             raise StoreError(f"{self.path} was opened read-only.")
-        conn = self.db.conn
-        out = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for result, opts in items:
-                    out.append(self._insert(conn, result, kinds or {}, **opts))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.DatabaseError as e:
-            raise _explain(e, str(self.path)) from e
-        return out
+        with self._writing() as conn:
+            return [self._insert(conn, result, kinds or {}, **opts) for result, opts in items]
 
     def _insert(self, conn: sqlite3.Connection, result: MatchResult, kinds: dict[str, str], *,
                 league: str | None = None, id: str | None = None,
@@ -322,34 +320,24 @@ class Store:
         Returns {(env, player): (stored skill, rebuilt skill)} for every player whose skill changed;
         with dry_run the store is left exactly as it was (a check that incremental == rebuilt).
         """
-        conn = self.db.conn
         where, args = ("WHERE env = ?", (env,)) if env else ("", ())
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                before = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
-                    f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
-                for table in ("ratings", "rating_history", "pairs"):
-                    conn.execute(f"DELETE FROM {table} {where}", args)
-                matches = conn.execute(f"SELECT seq, env, seed, played_at, length FROM matches {where}"
-                                       f"{' AND' if env else ' WHERE'} status = 'ok' ORDER BY seq", args).fetchall()
-                for seq, menv, seed, played_at, length in matches:
-                    seats = conn.execute("SELECT player, return, rank, team FROM participants WHERE match_seq = ? "
-                                         "ORDER BY seat", (seq,)).fetchall()
-                    players = tuple(row[0] for row in seats)
-                    if len(set(players)) == len(players) > 1:
-                        result = MatchResult(menv, seed, players, tuple(r[1] for r in seats),
-                                             tuple(r[2] for r in seats), length)
-                        self._rate(conn, seq, result, [r[3] for r in seats], played_at)
-                after = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
-                    f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
-                conn.execute("ROLLBACK" if dry_run else "COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.DatabaseError as e:
-            raise _explain(e, str(self.path)) from e
+        with self._writing(commit=not dry_run) as conn:
+            before = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
+                f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
+            for table in ("ratings", "rating_history", "pairs"):
+                conn.execute(f"DELETE FROM {table} {where}", args)
+            matches = conn.execute(f"SELECT seq, env, seed, played_at, length FROM matches {where}"
+                                   f"{' AND' if env else ' WHERE'} status = 'ok' ORDER BY seq", args).fetchall()
+            for seq, menv, seed, played_at, length in matches:
+                seats = conn.execute("SELECT player, return, rank, team FROM participants WHERE match_seq = ? "
+                                     "ORDER BY seat", (seq,)).fetchall()
+                players = tuple(row[0] for row in seats)
+                if len(set(players)) == len(players) > 1:
+                    result = MatchResult(menv, seed, players, tuple(r[1] for r in seats),
+                                         tuple(r[2] for r in seats), length)
+                    self._rate(conn, seq, result, [r[3] for r in seats], played_at)
+            after = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
+                f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
         return {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
 
     def settings(self, env: str) -> dict[str, float]:
