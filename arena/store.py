@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from arena.errors import ArenaError, UsageError
+from arena.errors import ArenaError
+from arena.registry import parse_spec
 from arena.types import MatchResult
 
 DB_ENV_VAR = "ARENA_DB"
@@ -263,7 +264,7 @@ class Store:
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         conn.executemany(
             "INSERT OR IGNORE INTO players (id, kind, params, created_at) VALUES (?, ?, ?, ?)",
-            [(p, kinds.get(p, "policy"), None, now) for p in set(result.players)])
+            [(p, kinds.get(p, "policy"), json.dumps(parse_spec(p)[1]), now) for p in set(result.players)])
         moves = json.dumps(result.moves) if result.moves is not None else None
         seq = conn.execute(
             "INSERT INTO matches (id, env, league, seed, played_at, status, reason, length, duration_s, moves) "
@@ -374,9 +375,3 @@ def _explain(error: sqlite3.DatabaseError, where: str) -> StoreError:
     if "locked" in text or "busy" in text:
         return StoreError(f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000}s; try again.")
     return StoreError(f"{where}: {text}")
-
-
-def require_writable(path: str) -> None:
-    """Fail early, in one line, when a store cannot be created or written at path."""
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise UsageError(f"{path} is read-only: cannot write to it. Use a writable --db path.")

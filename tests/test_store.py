@@ -44,6 +44,9 @@ def test_a_match_id_is_stored_once(tmp_path):
         assert counts(store) == before
         assert store.record(result(["a", "b"], [1, -1], seed=2)).new
         assert counts(store)["matches"] == 2
+        store.record(result(["mcts:simulations=50,uct_c=1.5", "b"], [1, -1], seed=3))
+        params = store.db.execute("SELECT kind, params FROM players WHERE id LIKE 'mcts%'").fetchone()
+        assert params == ("policy", '{"simulations": 50, "uct_c": 1.5}')
 
 
 def test_match_and_rating_update_share_one_transaction(tmp_path):
