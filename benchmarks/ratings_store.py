@@ -53,8 +53,7 @@ def results(games: Outcomes, start: int = 0) -> Iterator[MatchResult]:
 def ingest(path: Path, games: Outcomes, batch: int) -> dict[str, Any]:
     """matches/s writing games to a fresh store: record() each (batch 1) or record_many() batches."""
     items = list(results(games))
-    store = open_store(path)
-    try:
+    with open_store(path) as store:
         start = time.perf_counter()
         if batch == 1:
             for r in items:
@@ -63,8 +62,6 @@ def ingest(path: Path, games: Outcomes, batch: int) -> dict[str, Any]:
             for i in range(0, len(items), batch):
                 store.record_many([(r, {}) for r in items[i:i + batch]])
         elapsed = time.perf_counter() - start
-    finally:
-        store.close()
     rate = len(items) / elapsed
     return {"batch": batch, "matches": len(items), "seconds": elapsed, "matches_per_s": rate,
             "meets_target": rate >= INGEST_TARGET}
@@ -73,23 +70,20 @@ def ingest(path: Path, games: Outcomes, batch: int) -> dict[str, Any]:
 def build(path: Path, n: int, batch: int, seed: int) -> float:
     """Fill a store with n rated matches in record_many batches; progress every 100k to stderr; returns seconds."""
     games = outcomes(n, seed)
-    store = open_store(path)
     start = time.perf_counter()
-    try:
+    with open_store(path) as store:
         for i in range(0, n, batch):
-            chunk = tuple(g[i:i + batch] for g in games)
-            store.record_many([(r, {}) for r in results(chunk, start=i)])
+            store.record_many([(r, {}) for r in results(tuple(g[i:i + batch] for g in games), start=i)])
             done = min(i + batch, n)
             if done % 100_000 < batch or done == n:
                 print(f"  stored {done:,} matches, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    finally:
-        store.close()
     return time.perf_counter() - start
 
 
-def timed_ms(fn: Callable[[], object], repeats: int) -> dict[str, float]:
-    """Median and p95 milliseconds of fn over repeats calls, after one untimed warm-up."""
-    fn()
+def timed_ms(fn: Callable[[], object], repeats: int, warm_up: bool = True) -> dict[str, float]:
+    """Median and p95 milliseconds of fn over repeats calls, after one untimed warm-up call unless told not to."""
+    if warm_up:
+        fn()
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -100,17 +94,16 @@ def timed_ms(fn: Callable[[], object], repeats: int) -> dict[str, float]:
     return {"median_ms": statistics.median(samples), "p95_ms": p95, "repeats": repeats}
 
 
-def query_latency(path: Path, repeats: int, info_repeats: int) -> dict[str, dict[str, float]]:
-    store = open_store(path, readonly=True)
-    try:
+def query_latency(path: Path, repeats: int, bt_repeats: int, bootstrap: int) -> dict[str, dict[str, float]]:
+    """The leaderboard (timed), and for information the Bradley-Terry one (slow: no warm-up), h2h and payoff."""
+    with open_store(path, readonly=True) as store:
         return {
             "leaderboard": timed_ms(lambda: queries.leaderboard(store, env=ENV, top=20), repeats),
-            "leaderboard_bt": timed_ms(lambda: queries.leaderboard(store, env=ENV, method="bt", top=20), info_repeats),
+            "leaderboard_bt": timed_ms(lambda: queries.leaderboard(store, env=ENV, method="bt", top=20,
+                                                                   bootstrap=bootstrap), bt_repeats, warm_up=False),
             "head_to_head": timed_ms(lambda: queries.head_to_head(store, PLAYERS[0], PLAYERS[1], env=ENV), repeats),
-            "payoff": timed_ms(lambda: queries.payoff(store, ENV), info_repeats),
+            "payoff": timed_ms(lambda: queries.payoff(store, ENV), repeats),
         }
-    finally:
-        store.close()
 
 
 def rating_updates(games: Outcomes) -> dict[str, Any]:
@@ -154,8 +147,8 @@ def print_table(out: dict[str, Any]) -> None:
     lb = q["leaderboard"]
     rows.append((f"leaderboard trueskill top 20 @ {m:,}", f"{lb['median_ms']:.2f} ms (p95 {lb['p95_ms']:.2f})",
                  f"< {LEADERBOARD_TARGET_MS:.0f} ms", "MEETS" if lb["p95_ms"] < LEADERBOARD_TARGET_MS else "BELOW"))
-    for key, name in [("leaderboard_bt", "leaderboard bt top 20"), ("head_to_head", "head_to_head one pair"),
-                      ("payoff", "payoff matrix")]:
+    for key, name in [("leaderboard_bt", f"leaderboard bt top 20 (bootstrap {out['bt_bootstrap']})"),
+                      ("head_to_head", "head_to_head one pair"), ("payoff", "payoff matrix")]:
         rows.append((f"{name} @ {m:,}", f"{q[key]['median_ms']:.2f} ms (p95 {q[key]['p95_ms']:.2f})", "-", "info"))
     r = out["rating"]
     rows.append(("Rater.rate_1v1", f"{r['arena_updates_per_s']:,.0f} updates/s", "-", "info"))
@@ -170,7 +163,8 @@ def print_table(out: dict[str, Any]) -> None:
     print("-" * len(header))
     for row in rows:
         print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in out["phase_seconds"].items()))
+    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in out["phase_seconds"].items())
+          + f"; query store {out['store_mib']:,.0f} MiB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,17 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matches", type=int, default=1_000_000, help="matches in the query store (1,000,000)")
     parser.add_argument("--build-batch", type=int, default=5_000, help="record_many() batch for it (5,000)")
     parser.add_argument("--repeats", type=int, default=50, help="timed leaderboard/head-to-head calls (50)")
-    parser.add_argument("--info-repeats", type=int, default=5, help="timed bt leaderboard/payoff calls (5)")
+    parser.add_argument("--bt-repeats", type=int, default=1, help="timed bt leaderboard calls, no warm-up (1)")
+    parser.add_argument("--bt-bootstrap", type=int, default=200, help="bootstrap refits of the bt leaderboard (200)")
     parser.add_argument("--updates", type=int, default=100_000, help="1v1 rating updates (default: 100,000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     args = parser.parse_args(argv)
-    if min(args.ingest, args.batch, args.matches, args.build_batch, args.repeats, args.info_repeats,
-           args.updates) < 1:
-        parser.error("counts must be at least 1")
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True))
-    out: dict[str, Any] = {"env": ENV, "players": len(PLAYERS), "matches": args.matches, "phase_seconds": {}}
-    phases = out["phase_seconds"]
+    if min(args.ingest, args.batch, args.matches, args.build_batch, args.repeats, args.bt_repeats,
+           args.updates) < 1 or args.bt_bootstrap < 0:
+        parser.error("counts must be at least 1 (--bt-bootstrap at least 0)")
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True)
+    out: dict[str, Any] = {"env": ENV, "players": len(PLAYERS), "matches": args.matches,
+                           "bt_bootstrap": args.bt_bootstrap, "phase_seconds": {}}
     tmp = Path(tempfile.mkdtemp(prefix="arena-ratings-bench-"))
     try:
         started = time.perf_counter()
@@ -199,20 +194,18 @@ def main(argv: list[str] | None = None) -> int:
         for batch in (1, args.batch):
             log(f"ingest: {args.ingest:,} matches, batch {batch:,} ...")
             out["ingest"].append(ingest(tmp / f"ingest-{batch}.db", games, batch))
-        phases["ingest"] = time.perf_counter() - started
-
+        out["phase_seconds"]["ingest"] = time.perf_counter() - started
         log(f"build: {args.matches:,} matches in batches of {args.build_batch:,} ...")
-        phases["build"] = build(tmp / "big.db", args.matches, args.build_batch, args.seed + 1)
-        out["db_mib"] = sum(f.stat().st_size for f in tmp.glob("big.db*")) / 2**20
-        started = time.perf_counter()
+        out["phase_seconds"]["build"] = build(tmp / "big.db", args.matches, args.build_batch, args.seed + 1)
+        out["store_mib"] = sum(f.stat().st_size for f in tmp.glob("big.db*")) / 2**20
         log("queries ...")
-        out["queries"] = query_latency(tmp / "big.db", args.repeats, args.info_repeats)
-        phases["queries"] = time.perf_counter() - started
-
         started = time.perf_counter()
+        out["queries"] = query_latency(tmp / "big.db", args.repeats, args.bt_repeats, args.bt_bootstrap)
+        out["phase_seconds"]["queries"] = time.perf_counter() - started
         log(f"rating updates: {args.updates:,} ...")
+        started = time.perf_counter()
         out["rating"] = rating_updates(outcomes(args.updates, args.seed + 2))
-        phases["rating"] = time.perf_counter() - started
+        out["phase_seconds"]["rating"] = time.perf_counter() - started
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
