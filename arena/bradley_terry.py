@@ -10,7 +10,7 @@ import numpy as np
 ELO = 400.0 / math.log(10.0)  # Elo points per unit of natural log-strength
 TOL = 1e-10  # convergence tolerance on log-strengths
 MAX_ITER = 100
-STEPS = 0.5 ** np.arange(11)  # line-search step sizes, largest first
+STEPS = 0.5 ** np.arange(11)  # line-search step sizes, largest first (halved per failed try)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def fit(records: Iterable[tuple[str, str, float, float, float]], *, bootstrap: i
     def solve(c: np.ndarray, start: np.ndarray) -> np.ndarray:
         score = c[..., 0] + 0.5 * c[..., 1] + 0.5 * prior  # (batch, pairs): points of the first player
         n = c.sum(axis=-1) + prior
-        return _newton(score, n, incidence, same_group, labels, start)
+        return _newton(score, n, first, second, incidence, same_group, labels, start)
 
     theta = solve(counts[None], np.zeros((1, len(players))))[0]
     if bootstrap > 0:
@@ -96,28 +96,40 @@ def _components(k: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.array([root(i) for i in range(k)])
 
 
-def _loglik(theta: np.ndarray, score: np.ndarray, n: np.ndarray, incidence: np.ndarray) -> np.ndarray:
-    x = theta @ incidence.T  # log-strength differences, (..., batch, pairs)
+def _loglik(theta: np.ndarray, score: np.ndarray, n: np.ndarray, first: np.ndarray,
+            second: np.ndarray) -> np.ndarray:
+    x = theta[..., first] - theta[..., second]  # log-strength differences, (batch, pairs)
     return (score * x - n * np.logaddexp(0.0, x)).sum(axis=-1)
 
 
-def _newton(score: np.ndarray, n: np.ndarray, incidence: np.ndarray, same_group: np.ndarray, labels: np.ndarray,
-            theta: np.ndarray) -> np.ndarray:
+def _newton(score: np.ndarray, n: np.ndarray, first: np.ndarray, second: np.ndarray, incidence: np.ndarray,
+            same_group: np.ndarray, labels: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Maximise the likelihood of a batch of fits at once; each group of connected players stays centred on 0."""
     # Adding same_group to the Hessian pins each group's mean (the gradient sums to 0 within a group); the tiny
     # ridge keeps the solve defined when prior=0 and a perfect record flattens the likelihood.
-    fixed = same_group + 1e-9 * np.eye(len(labels))
+    k = len(labels)
+    fixed = same_group + 1e-9 * np.eye(k)
+    diagonal = np.arange(k)
     theta = _centre(theta, labels)
     for _ in range(MAX_ITER):
-        p = 0.5 * (1.0 + np.tanh(0.5 * (theta @ incidence.T)))  # P(first beats second)
+        p = 0.5 * (1.0 + np.tanh(0.5 * (theta[..., first] - theta[..., second])))  # P(first beats second)
         grad = (score - n * p) @ incidence
-        hess = np.einsum("bm,mi,mj->bij", n * p * (1.0 - p), incidence, incidence) + fixed
-        step = np.linalg.solve(hess, grad[..., None])[..., 0]
-        old = _loglik(theta, score, n, incidence)
-        new = _loglik(theta + STEPS[:, None, None] * step, score, n, incidence)  # (steps, batch)
-        ok = new >= old - 1e-12 * (1.0 + np.abs(old))
-        pick = np.where(ok.any(axis=0), ok.argmax(axis=0), len(STEPS) - 1)
-        theta = theta + STEPS[pick][:, None] * step
+        # The Hessian is a weighted graph Laplacian: each pair touches only its two players.
+        w = n * p * (1.0 - p)
+        hess = np.zeros((theta.shape[0], k, k))
+        hess[:, first, second] = -w
+        hess[:, second, first] = -w
+        hess[:, diagonal, diagonal] = w @ np.abs(incidence)
+        step = np.linalg.solve(hess + fixed, grad[..., None])[..., 0]
+        old = _loglik(theta, score, n, first, second)
+        size = np.ones(theta.shape[0])
+        for _ in range(len(STEPS)):  # backtrack only the fits whose step lowered the likelihood
+            new = _loglik(theta + size[:, None] * step, score, n, first, second)
+            worse = new < old - 1e-12 * (1.0 + np.abs(old))
+            if not worse.any():
+                break
+            size[worse] *= 0.5
+        theta = theta + size[:, None] * step
         if np.max(np.abs(step)) < TOL:
             break
     return _centre(theta, labels)

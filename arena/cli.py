@@ -10,7 +10,7 @@ import click
 
 from arena.cli_store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError, UsageError
-from arena.evaluation import open_store
+from arena.evaluation import Recorder, open_store
 from arena.output import print_json, print_table, stderr_console
 from arena.registry import PLURAL, Registry
 
@@ -130,7 +130,8 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
         policy.check(game.info)
     names = _unique([p.player_id for p in participants])
     store = open_store(db_path) if db_path else None
-    played, stored = [], 0
+    recorder = Recorder(store) if store is not None else None
+    played = []
     progress = _progress()
     interrupted = False
     with progress:
@@ -139,13 +140,14 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
             for order, result in play_match(game, participants, games, seed, record_moves=record_moves,
                                             move_timeout=move_timeout):
                 played.append((order, result))
-                if store is not None:
-                    stored += store.record(result).new
+                if recorder is not None:
+                    recorder.add(result)
                 progress.advance(task)
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            if store is not None:
+            if recorder is not None and store is not None:
+                recorder.flush()
                 store.close()
     game.close()
     table = standings(names, played)
@@ -153,7 +155,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
     doc = {
         "env": game.info.env_id, "seed": seed, "games_requested": games, "games_played": len(played),
         "interrupted": interrupted, "participants": names,
-        "stored": {"db": db_path, "new": stored, "already_stored": len(played) - stored} if db_path else None,
+        "stored": {"db": db_path, "new": recorder.new, "already_stored": recorder.already} if recorder else None,
         "errors": [{"game": i, "error": r.error} for i, (_, r) in enumerate(played) if r.error],
         "standings": [s.to_dict(single_seat=single) for s in table],
         "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}

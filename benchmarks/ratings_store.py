@@ -16,7 +16,7 @@ import numpy as np
 import trueskill
 
 from arena import queries
-from arena.evaluation import open_store
+from arena.evaluation import Recorder, open_store
 from arena.ratings import Rater, RatingSettings
 from arena.types import MatchResult
 
@@ -51,11 +51,16 @@ def results(games: Outcomes, start: int = 0) -> Iterator[MatchResult]:
 
 
 def ingest(path: Path, games: Outcomes, batch: int) -> dict[str, Any]:
-    """matches/s writing games to a fresh store: record() each (batch 1) or record_many() batches."""
+    """matches/s writing games to a fresh store: through a Recorder as `arena match --db` does (batch 0),
+    record() each (batch 1), or record_many() batches."""
     items = list(results(games))
     with open_store(path) as store:
         start = time.perf_counter()
-        if batch == 1:
+        if batch == 0:
+            with Recorder(store) as recorder:
+                for r in items:
+                    recorder.add(r)
+        elif batch == 1:
             for r in items:
                 store.record(r)
         else:
@@ -140,7 +145,8 @@ def rating_updates(games: Outcomes) -> dict[str, Any]:
 def print_table(out: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str, str]] = []
     for mode in out["ingest"]:
-        name = "ingest, record() per match" if mode["batch"] == 1 else f"ingest, record_many() x{mode['batch']:,}"
+        name = {0: "ingest, arena match --db (Recorder)", 1: "ingest, record() per match"}.get(
+            mode["batch"], f"ingest, record_many() x{mode['batch']:,}")
         rows.append((name, f"{mode['matches_per_s']:,.0f} matches/s", f">= {INGEST_TARGET:,.0f}",
                      "MEETS" if mode["meets_target"] else "BELOW"))
     q, m = out["queries"], out["matches"]
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         games = outcomes(args.ingest, args.seed)
         out["ingest"] = []
-        for batch in (1, args.batch):
+        for batch in (0, 1, args.batch):
             log(f"ingest: {args.ingest:,} matches, batch {batch:,} ...")
             out["ingest"].append(ingest(tmp / f"ingest-{batch}.db", games, batch))
         out["phase_seconds"]["ingest"] = time.perf_counter() - started

@@ -208,3 +208,21 @@ def test_leaderboard_league_filter_keeps_only_that_leagues_players(tmp_path):
         alpha = queries.leaderboard(store, league="alpha")
     assert {r["player"] for r in everyone} == {"a", "b", "c", "d"}
     assert [r["player"] for r in alpha] == ["a", "b"] and [r["rank"] for r in alpha] == [1, 2]
+
+
+def test_recorder_commits_in_batches_by_count_time_and_exit(tmp_path):
+    from arena.evaluation import Recorder
+
+    with open_store(tmp_path / "a.db") as store:
+        with Recorder(store, max_batch=3, max_delay=3600) as recorder:
+            recorder.add(result(["a", "b"], [1, -1], seed=1))
+            recorder.add(result(["a", "b"], [1, -1], seed=2))
+            assert counts(store)["matches"] == 0
+            recorder.add(result(["a", "b"], [1, -1], seed=3))
+            assert counts(store)["matches"] == 3 and recorder.new == 3
+            recorder.add(result(["a", "b"], [1, -1], seed=1))  # already stored
+            recorder.add(result(["a", "b"], [1, -1], seed=4))
+        assert counts(store)["matches"] == 4 and (recorder.new, recorder.already) == (4, 1)
+        eager = Recorder(store, max_delay=0.0)
+        eager.add(result(["a", "b"], [1, -1], seed=5))
+        assert counts(store)["matches"] == 5 and not eager.pending
