@@ -259,18 +259,19 @@ class Store:
                 teams: Sequence[int] | None = None) -> Recorded:
         mid = id or match_id(result, league)
         error = result.error
-        if conn.execute("SELECT 1 FROM matches WHERE id = ?", (mid,)).fetchone():
-            return Recorded(None, mid)
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        moves = json.dumps(result.moves) if result.moves is not None else None
+        inserted = conn.execute(
+            "INSERT INTO matches (id, env, league, seed, played_at, status, reason, length, duration_s, moves) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (mid, result.env_id, league, result.seed, now, "error" if error else "ok", error, result.length,
+             result.duration_s, moves))
+        if inserted.rowcount == 0:
+            return Recorded(None, mid)  # this match id is stored already
+        seq = inserted.lastrowid
         conn.executemany(
             "INSERT OR IGNORE INTO players (id, kind, params, created_at) VALUES (?, ?, ?, ?)",
             [(p, kinds.get(p, "policy"), json.dumps(parse_spec(p)[1]), now) for p in set(result.players)])
-        moves = json.dumps(result.moves) if result.moves is not None else None
-        seq = conn.execute(
-            "INSERT INTO matches (id, env, league, seed, played_at, status, reason, length, duration_s, moves) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (mid, result.env_id, league, result.seed, now, "error" if error else "ok", error, result.length,
-             result.duration_s, moves)).lastrowid
         teams = list(teams) if teams is not None else list(range(result.num_seats))
         conn.executemany(
             "INSERT INTO participants (match_seq, seat, team, player, score, rank, return, forfeit) "
@@ -285,24 +286,26 @@ class Store:
         """Update ratings, records, history and pair totals for one stored match (inside its transaction)."""
         env, players = result.env_id, result.players
         members = [[s for s in range(len(players)) if teams[s] == t] for t in sorted(set(teams))]
-        if len(members) > 1:
-            assert self.ratings is not None
-            current = {p: (mu, sigma) for p, mu, sigma in conn.execute(
-                f"SELECT player, mu, sigma FROM ratings WHERE env = ? AND player IN ({','.join('?' * len(players))})",
-                (env, *players))}
-            new = self.ratings.rate(self.settings(env), [[current.get(players[s]) for s in team] for team in members],
-                                    [min(result.ranks[s] for s in team) for team in members])
-            rows = [(env, players[s], *new[t][i]) for t, team in enumerate(members) for i, s in enumerate(team)]
-            conn.executemany(
-                "INSERT INTO ratings (env, player, mu, sigma) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (env, player) DO UPDATE SET mu = excluded.mu, sigma = excluded.sigma", rows)
-            conn.executemany("INSERT INTO rating_history (match_seq, env, player, mu, sigma) VALUES (?, ?, ?, ?, ?)",
-                             [(seq, *row) for row in rows])
-        outcomes = [result.outcome(s) for s in range(len(players))]
+        if len(members) < 2:
+            return
+        assert self.ratings is not None
+        current = {p: (mu, sigma) for p, mu, sigma in conn.execute(
+            f"SELECT player, mu, sigma FROM ratings WHERE env = ? AND player IN ({','.join('?' * len(players))})",
+            (env, *players))}
+        new = self.ratings.rate(self.settings(env), [[current.get(players[s]) for s in team] for team in members],
+                                [min(result.ranks[s] for s in team) for team in members])
+        rows = []
+        for t, team in enumerate(members):
+            for i, s in enumerate(team):
+                outcome = result.outcome(s)
+                rows.append((env, players[s], *new[t][i], outcome == "win", outcome == "draw", outcome == "loss", now))
         conn.executemany(
-            "UPDATE ratings SET games = games + 1, wins = wins + ?, draws = draws + ?, losses = losses + ?, "
-            "last_played = ? WHERE env = ? AND player = ?",
-            [(o == "win", o == "draw", o == "loss", now, env, p) for p, o in zip(players, outcomes)])
+            "INSERT INTO ratings (env, player, mu, sigma, games, wins, draws, losses, last_played) "
+            "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (env, player) DO UPDATE SET mu = excluded.mu, "
+            "sigma = excluded.sigma, games = games + 1, wins = wins + excluded.wins, draws = draws + excluded.draws, "
+            "losses = losses + excluded.losses, last_played = excluded.last_played", rows)
+        conn.executemany("INSERT INTO rating_history (match_seq, env, player, mu, sigma) VALUES (?, ?, ?, ?, ?)",
+                         [(seq, *row[:4]) for row in rows])
         pair_rows = []
         for i in range(len(players)):
             for j in range(i + 1, len(players)):
