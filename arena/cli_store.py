@@ -61,7 +61,7 @@ def leaderboard_cmd(env: str | None, league: str | None, method: str, top: int |
     else:
         cols = [("Rank", field("rank")), ("Player", field("player")), ("μ", field("mu", ".2f")),
                 ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f")), *STATS,
-                ("Last played", field("last_played"))]
+                ("Last played (UTC)", lambda r: (r["last_played"] or "")[:19].replace("T", " "))]
     envs = {r["env"] for r in rows}
     if len(envs) > 1:
         cols.insert(1, ("Env", field("env")))
@@ -105,7 +105,8 @@ def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, 
         who = _player(ctx, store, player)
         env = queries.resolve_env(store, env) if env else None
         rows = queries.history(store, who, env)
-    emit(rows, [("Match #", field("seq")), ("Played at", field("played_at")), ("Env", field("env")),
+    emit(rows, [("Match #", field("seq")), ("Played at (UTC)", lambda r: r["played_at"][:19].replace("T", " ")),
+                ("Env", field("env")),
                 ("μ", field("mu", ".2f")), ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f"))],
          fmt, title=f"{who}: rating history", right=["Match #", "μ", "σ", "μ−3σ"])
 
