@@ -6,11 +6,14 @@ STAMP := $(VENV)/.arena-installed
 
 .PHONY: setup run test bench clean
 
-# One virtual environment with Arena installed editable, plus the test tools.
+# One virtual environment with Arena installed editable, training (ray, CPU torch) and the test tools.
+# torch==2.13.0 comes first: on these machines it is a CPU wheel on disk, and with it installed pip
+# never reaches for the multi-GB CUDA builds.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip "setuptools>=77" wheel
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[train,test]'
 	@touch $@
 
 setup: $(STAMP)

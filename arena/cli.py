@@ -10,7 +10,6 @@ import click
 
 from arena.cli_store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError, UsageError
-from arena.evaluation import Recorder, open_store
 from arena.output import print_json, print_table, stderr_console
 from arena.registry import PLURAL, Registry
 
@@ -116,6 +115,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
 
     Example: arena match openspiel/connect_four mcts:simulations=200 random --games 50 --db arena.db
     """
+    from arena.evaluation import Recorder, open_store
     from arena.match import play_match
     from arena.stats import standings
 

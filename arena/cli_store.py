@@ -7,9 +7,8 @@ from typing import Any
 import click
 
 from arena.errors import UsageError
-from arena.evaluation import open_store
 from arena.output import emit, field
-from arena.store import DB_ENV_VAR, DEFAULT_DB, Store
+from arena.settings import DB_ENV_VAR, DEFAULT_DB
 
 db_option = click.option("--db", "db_path", envvar=DB_ENV_VAR, default=DEFAULT_DB, show_default=True,
                          help=f"The Arena store (or ${DB_ENV_VAR}).")
@@ -21,7 +20,13 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)
 
 
-def _player(ctx: click.Context, store: Store, text: str) -> str:
+def open_store(path: str, readonly: bool = False) -> Any:
+    from arena.evaluation import open_store as open_
+
+    return open_(path, readonly=readonly)
+
+
+def _player(ctx: click.Context, store: Any, text: str) -> str:
     """A player id as stored: a policy spec is canonicalised first (mcts:simulations=100 is mcts)."""
     from arena import queries
     from arena.errors import ArenaError

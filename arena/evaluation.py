@@ -6,7 +6,8 @@ import time
 from collections.abc import Sequence
 
 from arena.ratings import Rater, RatingSettings, Skill
-from arena.store import Store, default_path
+from arena.settings import default_db
+from arena.store import Store
 from arena.types import MatchResult
 
 
@@ -35,7 +36,7 @@ class TrueSkillSystem:
 
 def open_store(path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> Store:
     """The Arena store at path (default: $ARENA_DB or ./arena.db) with TrueSkill ratings."""
-    return Store(path or default_path(), readonly=readonly, ratings=None if readonly else TrueSkillSystem())
+    return Store(path or default_db(), readonly=readonly, ratings=None if readonly else TrueSkillSystem())
 
 
 class Recorder:

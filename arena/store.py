@@ -21,10 +21,9 @@ from sqlite_utils.migrations import Migrations
 
 from arena.errors import ArenaError
 from arena.registry import parse_spec
+from arena.settings import DB_ENV_VAR
 from arena.types import MatchResult
 
-DB_ENV_VAR = "ARENA_DB"
-DEFAULT_DB = "arena.db"
 BUSY_TIMEOUT_MS = 60_000
 
 Skill = tuple[float, float]
@@ -127,10 +126,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         PRIMARY KEY (env, a, b)
     );
     """)
-
-
-def default_path() -> str:
-    return os.environ.get(DB_ENV_VAR) or DEFAULT_DB
 
 
 def match_id(result: MatchResult, league: str | None = None) -> str:

@@ -1,0 +1,125 @@
+"""RLlib algorithms as Arena plugins (new API stack): masked PPO and APPO over Arena games, and a training session.
+
+Nothing here is imported at CLI start-up: ray is imported when a session is built.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.hookspecs import hookimpl
+
+MODULE = "main"
+
+
+@dataclass
+class Resources:
+    """Scale knobs; the defaults fit a 2-core laptop."""
+
+    num_env_runners: int = 0
+    num_envs_per_env_runner: int = 1
+    num_learners: int = 0
+    num_gpus_per_learner: float = 0.0
+    address: str | None = None  # a Ray cluster; None starts a local Ray with 2 CPUs
+
+
+@dataclass
+class TrainSpec:
+    """What to train: an env, an algorithm with hyperparameters, and whom the learner meets (weights)."""
+
+    env: str
+    algo: str = "ppo"
+    table: Mapping[str, float] = field(default_factory=lambda: {"random": 1.0})
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    hidden: tuple[int, ...] = (256, 256)
+    seed: int = 0
+    resources: Resources = field(default_factory=Resources)
+
+
+def _config(spec: TrainSpec) -> Any:
+    from ray.rllib.algorithms.appo import APPOConfig
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from .rllib_env import ArenaMultiAgentEnv, module_of
+    from .rllib_modules import MaskedAPPOTorchRLModule, MaskedPPOTorchRLModule
+
+    config_class, module_class = {"ppo": (PPOConfig, MaskedPPOTorchRLModule),
+                                  "appo": (APPOConfig, MaskedAPPOTorchRLModule)}[spec.algo]
+    r = spec.resources
+    config = (
+        config_class()
+        .environment(ArenaMultiAgentEnv, env_config={"env": spec.env, "module": MODULE, "table": dict(spec.table),
+                                                     "seed": spec.seed})
+        .multi_agent(policies={MODULE}, policy_mapping_fn=module_of, policies_to_train=[MODULE])
+        .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
+            MODULE: RLModuleSpec(module_class=module_class, model_config={"fcnet_hiddens": list(spec.hidden)})}))
+        .env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner)
+        .learners(num_learners=r.num_learners, num_gpus_per_learner=r.num_gpus_per_learner)
+        .fault_tolerance(restart_failed_env_runners=True)
+        .debugging(seed=spec.seed)
+    )
+    unknown = sorted(k for k in spec.hyperparameters if k.startswith("_") or not hasattr(config, k))
+    if unknown:
+        from arena.errors import ParameterError
+
+        raise ParameterError(f"{spec.algo} has no hyperparameter {', '.join(unknown)} (RLlib's {config_class.__name__}).")
+    return config.training(**dict(spec.hyperparameters))
+
+
+class Session:
+    """One learner training in RLlib; Arena keeps the matchmaking table and reads episode outcomes back."""
+
+    def __init__(self, spec: TrainSpec):
+        import ray
+
+        self.spec = spec
+        if not ray.is_initialized():
+            if spec.resources.address:
+                ray.init(address=spec.resources.address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        self.algo = _config(spec).build_algo()
+        self.iteration = 0
+
+    def train(self) -> dict[str, Any]:
+        """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call."""
+        result = self.algo.train()
+        self.iteration += 1
+        outcomes: dict[str, list[float]] = {}
+        for per_runner in self._foreach_env(lambda env: env.take_outcomes()):
+            for opponent, score in per_runner:
+                outcomes.setdefault(opponent, []).append(score)
+        return {"iteration": self.iteration, "outcomes": outcomes,
+                "env_steps": result["env_runners"].get("num_env_steps_sampled_lifetime", 0)}
+
+    def set_table(self, table: Mapping[str, float]) -> None:
+        """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""
+        table = dict(table)
+        self._foreach_env(lambda env: env.set_table(table))
+
+    def illegal_actions(self) -> int:
+        return sum(self._foreach_env(lambda env: env.illegal_actions))
+
+    def module(self) -> Any:
+        return self.algo.get_module(MODULE)
+
+    def _foreach_env(self, fn: Any) -> list[Any]:
+        def per_runner(runner: Any) -> list[Any]:
+            return [fn(e.unwrapped) for e in runner.env.envs]
+
+        results = self.algo.env_runner_group.foreach_env_runner(per_runner, local_env_runner=True)
+        return [x for batch in results for x in batch]
+
+    def stop(self) -> None:
+        self.algo.stop()
+
+
+@hookimpl
+def register_algorithms(register):
+    register("ppo", "arena.plugins.rllib_algorithms:Session", params={"algo": "ppo"},
+             description="PPO (RLlib new API stack) with action masking.")
+    register("appo", "arena.plugins.rllib_algorithms:Session", params={"algo": "appo"},
+             description="APPO, asynchronous high-throughput PPO (RLlib new API stack) with action masking.")

@@ -1,0 +1,202 @@
+"""The bridge from any Arena game to RLlib's MultiAgentEnv: masked observations, turn-based rewards, opponents inside.
+
+Only seats played by learning modules are RLlib agents; their ids are "MODULE:SEAT" (e.g. "main:1"), so the
+agent-to-module mapping just reads the id. Which module or Arena policy sits in which seat is decided per episode
+from a matchmaking table that Arena owns (`set_table`); RLlib never holds league state. Opponents (heuristics,
+search bots, frozen snapshots) are played inside the env by Arena's own policy objects, with the native state when
+they need it. An illegal action from a learner is never replaced: it raises, because masking must prevent it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from ray.rllib.env.multi_agent_env import MultiAgentEnv
+
+from arena.registry import Registry
+
+SELF = "self"  # a table entry meaning: the learning module plays this seat too (latest self-play)
+
+
+def agent_id(module: str, seat: int) -> str:
+    return f"{module}:{seat}"
+
+
+def module_of(agent: str, *args: Any, **kwargs: Any) -> str:
+    """RLlib's agent-to-module mapping: the module named in the agent id."""
+    return agent.rpartition(":")[0]
+
+
+class IllegalActionError(RuntimeError):
+    """A learning module chose a move its action mask forbade."""
+
+
+class ArenaMultiAgentEnv(MultiAgentEnv):
+    """An Arena game as an RLlib MultiAgentEnv. env_config: {"env": spec, "module": id, "table": {opponent: weight}}."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None):
+        super().__init__()
+        config = dict(config or {})
+        self.registry = Registry()
+        self.game = self.registry.make_game(config["env"])
+        info = self.game.info
+        self.module = config.get("module", "main")
+        self.num_seats = info.num_seats
+        self._obs_space = info.observation_space
+        flat = gym.spaces.flatten_space(self._obs_space) if self._obs_space is not None else None
+        if flat is None or not isinstance(flat, gym.spaces.Box):
+            raise ValueError(f"{info.env_id}: observations of type {type(self._obs_space).__name__} cannot be learned")
+        single = gym.spaces.Dict({
+            "observations": gym.spaces.Box(-np.inf, np.inf, flat.shape, np.float32),
+            "action_mask": gym.spaces.Box(0.0, 1.0, (info.num_actions,), np.float32),
+        })
+        self.possible_agents = [agent_id(self.module, s) for s in range(self.num_seats)]
+        self.agents = []
+        self.observation_spaces = {a: single for a in self.possible_agents}
+        self.action_spaces = {a: gym.spaces.Discrete(info.num_actions) for a in self.possible_agents}
+        self.rng = np.random.default_rng(config.get("seed"))
+        self._policies: dict[str, Any] = {}
+        self.set_table(config.get("table") or {SELF: 1.0})
+        self.outcomes: list[tuple[str, float]] = []  # (opponent, learner score) of finished episodes
+        self.illegal_actions = 0
+
+    # -- the matchmaking table --------------------------------------------------------------------
+    def set_table(self, table: Mapping[str, float]) -> None:
+        """Who the learner meets, with weights; SELF for self-play. Takes effect at the next episode."""
+        if not table or any(w < 0 for w in table.values()) or sum(table.values()) <= 0:
+            raise ValueError(f"a matchmaking table needs positive weights, got {dict(table)}")
+        self.table = dict(table)
+        self._names = list(self.table)
+        weights = np.array([self.table[n] for n in self._names], dtype=float)
+        self._weights = weights / weights.sum()
+
+    def take_outcomes(self) -> list[tuple[str, float]]:
+        """Finished episodes since the last call: (opponent, the learner's score 1/0.5/0)."""
+        out, self.outcomes = self.outcomes, []
+        return out
+
+    def _policy(self, spec: str) -> Any:
+        if spec not in self._policies:
+            policy = self.registry.make_policy(spec)
+            policy.check(self.game.info)
+            self._policies[spec] = policy
+        return self._policies[spec]
+
+    # -- MultiAgentEnv ----------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.opponent = self._names[int(self.rng.choice(len(self._names), p=self._weights))]
+        if self.opponent == SELF:
+            self.learner_seats = set(range(self.num_seats))
+        else:
+            self.learner_seats = {int(self.rng.integers(self.num_seats))}
+        self._bots = {}
+        self._moves: list[tuple[int, int]] = []
+        for seat in range(self.num_seats):
+            if seat not in self.learner_seats:
+                policy = self._policy(self.opponent)
+                rng = np.random.default_rng(int(self.rng.integers(2**63)))
+                self._bots[seat] = _SeatBot(self.game, policy, seat, rng, self._moves)
+        self.game.reset(int(self.rng.integers(2**31)))
+        for bot in self._bots.values():
+            bot.reset()
+        self._seen: set[int] = set()
+        self._paid = [0.0] * self.num_seats
+        self.agents = [agent_id(self.module, s) for s in sorted(self.learner_seats)]
+        self._advance()
+        return self._observations(), {}
+
+    def step(self, action_dict: Mapping[str, int]):
+        actions = {}
+        for agent, action in action_dict.items():
+            seat = int(agent.rpartition(":")[2])
+            if int(action) not in self.game.legal_actions(seat):
+                self.illegal_actions += 1
+                raise IllegalActionError(f"{agent} chose illegal action {action} in {self.game.info.env_id}")
+            actions[seat] = int(action)
+        for seat in self.game.to_move():
+            if seat not in actions:  # a bot seat moving at the same simultaneous step
+                actions[seat] = self._bots[seat].act()
+        self._play(actions)
+        self._advance()
+        over = not self.game.to_move()
+        obs = self._observations()
+        rewards = self._rewards()
+        if over:
+            self._finish()
+        done = {a: over for a in rewards} | {"__all__": over}
+        return obs, rewards, done, {"__all__": False}, {}
+
+    # -- internals --------------------------------------------------------------------------------
+    def _advance(self) -> None:
+        """Let the bots move until a learner seat must act or the game is over."""
+        while True:
+            movers = self.game.to_move()
+            if not movers or any(s in self.learner_seats for s in movers):
+                return
+            self._play({s: self._bots[s].act() for s in movers})
+
+    def _play(self, actions: dict[int, int]) -> None:
+        self.game.step(actions)
+        self._moves.extend(sorted(actions.items()))
+
+    def _observations(self) -> dict[str, dict[str, np.ndarray]]:
+        out = {}
+        for seat in self.game.to_move():
+            if seat in self.learner_seats:
+                self._seen.add(seat)
+                obs = gym.spaces.flatten(self._obs_space, self.game.observation(seat)).astype(np.float32)
+                mask = np.asarray(self.game.action_mask(seat), dtype=np.float32)
+                out[agent_id(self.module, seat)] = {"observations": obs, "action_mask": mask}
+        return out
+
+    def _rewards(self) -> dict[str, float]:
+        """Reward since the last step for every learner seat that has been observed, the final outcome included."""
+        returns = self.game.returns()
+        out = {}
+        for seat in self._seen:
+            out[agent_id(self.module, seat)] = returns[seat] - self._paid[seat]
+            self._paid[seat] = returns[seat]
+        return out
+
+    def _finish(self) -> None:
+        if self.opponent == SELF:
+            return
+        (seat,) = self.learner_seats
+        returns = self.game.returns()
+        other = max(returns[s] for s in range(self.num_seats) if s != seat)
+        self.outcomes.append((self.opponent, 1.0 if returns[seat] > other else 0.5 if returns[seat] == other else 0.0))
+
+
+class _SeatBot:
+    """An Arena policy bound to one seat of the env's game, with its own generator."""
+
+    def __init__(self, game: Any, policy: Any, seat: int, rng: np.random.Generator, moves: list[tuple[int, int]]):
+        self.game, self.seat, self.rng = game, seat, rng
+        self.history = moves  # the env's list of (seat, action) moves so far
+
+        def get(name: str) -> Any:
+            values = {"seat": lambda: seat, "rng": lambda: rng, "game": lambda: game.info,
+                      "legal_actions": lambda: game.legal_actions(seat), "history": lambda: tuple(self.history),
+                      "observation": lambda: game.observation(seat), "action_mask": lambda: game.action_mask(seat),
+                      "state": game.native_state}
+            return values[name]
+
+        self._act, self._reset = policy.bind(get)
+
+    def reset(self) -> None:
+        if self._reset is not None:
+            self._reset()
+
+    def act(self) -> int:
+        return int(self._act())
+
+
+def episode_scores(envs: Sequence[ArenaMultiAgentEnv]) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    for env in envs:
+        out.extend(env.take_outcomes())
+    return out

@@ -1,0 +1,139 @@
+"""Training on RLlib: the MultiAgentEnv bridge, masked modules, and a tiny PPO session on real Ray."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray.rllib")
+
+from arena.plugins.rllib_env import SELF, ArenaMultiAgentEnv, IllegalActionError  # noqa: E402
+
+
+def play(env: ArenaMultiAgentEnv, rng: np.random.Generator, legal: bool = True):
+    """One episode with random (legal) actions; returns summed rewards per agent and the last step's rewards."""
+    obs, _ = env.reset()
+    totals: dict[str, float] = {}
+    while True:
+        actions = {a: int(rng.choice(np.flatnonzero(o["action_mask"]) if legal else
+                                     np.flatnonzero(o["action_mask"] == 0))) for a, o in obs.items()}
+        obs, rewards, terminated, truncated, _ = env.step(actions)
+        for agent, r in rewards.items():
+            totals[agent] = totals.get(agent, 0.0) + r
+        if terminated["__all__"]:
+            return totals, rewards, actions
+
+
+def test_self_play_gives_the_final_outcome_to_both_seats_including_the_one_that_did_not_move_last():
+    env = ArenaMultiAgentEnv({"env": "openspiel/connect_four", "table": {SELF: 1.0}, "seed": 3})
+    rng = np.random.default_rng(0)
+    decided = 0
+    for _ in range(10):
+        totals, last_rewards, last_actions = play(env, rng)
+        assert set(totals) == {"main:0", "main:1"} and totals["main:0"] == -totals["main:1"]
+        if totals["main:0"] != 0:
+            decided += 1
+            (mover,) = last_actions
+            other = ({"main:0", "main:1"} - {mover}).pop()
+            assert last_rewards[other] == -last_rewards[mover] != 0  # the outcome reaches the seat that waited
+    assert decided >= 5
+
+
+def test_opponents_play_inside_the_env_and_the_table_can_change():
+    env = ArenaMultiAgentEnv({"env": "pettingzoo/connect_four_v3", "table": {"connect_four_heuristic": 1.0},
+                              "seed": 1})
+    rng = np.random.default_rng(1)
+    seats = set()
+    for _ in range(8):
+        totals, _, _ = play(env, rng)
+        (agent,) = totals
+        seats.add(agent)
+    assert seats == {"main:0", "main:1"}  # the learner plays both seats over episodes
+    outcomes = env.take_outcomes()
+    assert len(outcomes) == 8 and {o for o, _ in outcomes} == {"connect_four_heuristic"}
+    assert sum(score for _, score in outcomes) <= 2  # random moves rarely beat the heuristic
+    env.set_table({"random": 1.0})
+    play(env, rng)
+    assert env.take_outcomes()[0][0] == "random"
+    with pytest.raises(ValueError):
+        env.set_table({"random": 0.0})
+
+
+def test_an_illegal_learner_action_is_refused_not_replaced():
+    env = ArenaMultiAgentEnv({"env": "openspiel/tic_tac_toe", "table": {"random": 1.0}, "seed": 2})
+    obs, _ = env.reset()
+    (agent, o), = obs.items()
+    taken = int(np.flatnonzero(o["action_mask"])[0])
+    env.step({agent: taken})
+    obs, _ = env.reset()
+    (agent, o), = obs.items()
+    env.step({agent: int(np.flatnonzero(o["action_mask"])[0])})
+    obs = env._observations()
+    (agent, o), = obs.items()
+    with pytest.raises(IllegalActionError):
+        env.step({agent: int(np.flatnonzero(o["action_mask"] == 0)[0])})
+    assert env.illegal_actions == 1
+
+
+@pytest.mark.parametrize("module_name", ["MaskedPPOTorchRLModule", "MaskedAPPOTorchRLModule"])
+def test_masked_modules_never_sample_an_illegal_action(module_name):
+    import torch
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    import arena.plugins.rllib_modules as modules
+
+    env = ArenaMultiAgentEnv({"env": "openspiel/connect_four", "seed": 0})
+    space = env.observation_spaces["main:0"]
+    module = RLModuleSpec(module_class=getattr(modules, module_name), observation_space=space,
+                          action_space=env.action_spaces["main:0"], model_config={"fcnet_hiddens": [16]}).build()
+    rng = np.random.default_rng(0)
+    mask = (rng.random((256, 7)) < 0.4).astype(np.float32)
+    mask[np.arange(256), rng.integers(7, size=256)] = 1.0
+    batch = {Columns.OBS: {"observations": torch.from_numpy(rng.normal(size=(256, 126)).astype(np.float32)),
+                           "action_mask": torch.from_numpy(mask)}}
+    for forward in (module.forward_exploration, module.forward_inference):
+        logits = forward(dict(batch))[Columns.ACTION_DIST_INPUTS]
+        dist = torch.distributions.Categorical(logits=logits)
+        samples = dist.sample((50,)).numpy()
+        assert mask[np.arange(256), samples].all()
+    if hasattr(module, "forward_target"):
+        from ray.rllib.core.rl_module.apis.target_network_api import TARGET_NETWORK_ACTION_DIST_INPUTS
+
+        module.make_target_networks()
+        target = module.forward_target(dict(batch))[TARGET_NETWORK_ACTION_DIST_INPUTS]
+        assert (torch.softmax(target, -1).detach().numpy()[mask == 0] < 1e-6).all()
+
+
+@pytest.fixture
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_ppo_trains_on_real_rllib_with_masking_and_a_changing_opponent_mix(ray_local):
+    from arena.plugins.rllib_algorithms import Session, TrainSpec
+
+    session = Session(TrainSpec(env="openspiel/connect_four", table={"random": 1.0}, hidden=(32, 32),
+                                hyperparameters={"train_batch_size_per_learner": 256, "minibatch_size": 64,
+                                                 "num_epochs": 1}))
+    try:
+        first = session.train()
+        assert first["env_steps"] >= 256 and set(first["outcomes"]) == {"random"}
+        session.set_table({"connect_four_heuristic": 1.0})
+        second = session.train()
+        second = session.train() if "connect_four_heuristic" not in second["outcomes"] else second
+        assert "connect_four_heuristic" in second["outcomes"]
+        assert session.illegal_actions() == 0
+    finally:
+        session.stop()
+
+
+def test_unknown_hyperparameters_are_one_clear_error():
+    from arena.errors import ParameterError
+    from arena.plugins.rllib_algorithms import TrainSpec, _config
+
+    with pytest.raises(ParameterError, match="ppo has no hyperparameter lrr"):
+        _config(TrainSpec(env="openspiel/connect_four", hyperparameters={"lrr": 0.1}))
