@@ -23,6 +23,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "arena.plugins.alphabeta",
     "arena.plugins.connect_four",
     "arena.plugins.rps",
+    "arena.plugins.snapshot",
     "arena.plugins.rllib_algorithms",
 )
 

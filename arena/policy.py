@@ -139,6 +139,8 @@ def build_policy(reg: Registration, params: Mapping[str, Any], player_id: str) -
     if inspect.isclass(target):
         try:
             obj = target(**merged)
+        except ArenaError:
+            raise
         except (TypeError, ValueError) as e:
             raise ParameterError(f"Policy {reg.id!r} rejected its parameters {dict(merged)}: {e}") from e
         except Exception as e:

@@ -2,12 +2,12 @@
 
 Ids are `namespace/name` with a version suffix (`-vN`, or PettingZoo's own `_vN`); an id given
 without its version means the latest registered one. A registration whose id is `namespace/*`
-builds any name in that namespace, passed on as written; `namespace/*-vN` builds any name at
-version N (the name is passed without the version, and the canonical id carries it). Parameters follow a colon: `ID:key=value,key=value`.
+covers any name in that namespace: its target is called with the name (as written) and returns what
+an ordinary registration's target would be (an env factory, a policy class). `namespace/*-vN` covers
+any name at version N: the name is passed without the version, and the canonical id carries it. Parameters follow a colon: `ID:key=value,key=value`.
 """
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -136,13 +136,17 @@ class Registry:
             if not pattern.startswith(f"{ns}/*"):
                 continue
             suffix = pattern[len(ns) + 2:]
-            if not suffix:
-                return Registration(kind, id_, _Deferred(fallback, name), fallback.plugin, fallback.description,
-                                    fallback.params)
             bare, written = split_version(name)
-            if written is None or written == split_version("x" + suffix)[1]:
-                return Registration(kind, f"{ns}/{bare}{suffix}", _Deferred(fallback, bare), fallback.plugin,
-                                    fallback.description, fallback.params)
+            if suffix and written not in (None, split_version("x" + suffix)[1]):
+                continue
+            canonical, given = (id_, name) if not suffix else (f"{ns}/{bare}{suffix}", bare)
+            try:
+                target = fallback.load()(given)
+            except ArenaError:
+                raise
+            except Exception as e:
+                raise PluginError(f"Plugin {fallback.plugin!r} failed to resolve {id_!r}: {type(e).__name__}: {e}") from e
+            return Registration(kind, canonical, target, fallback.plugin, fallback.description, fallback.params)
         known = set(entries) | {split_version(e)[0] for e in entries}
         raise UnknownIdError(kind, id_, sorted(k for k in known if "*" not in k), list_command(kind))
 
@@ -189,13 +193,3 @@ class Registry:
 
 
 _MISSING = object()
-
-
-class _Deferred:
-    """The factory of a `namespace/*` registration with the requested name bound, loaded only when called."""
-
-    def __init__(self, fallback: Registration, name: str):
-        self.fallback, self.name = fallback, name
-
-    def __call__(self, **params: Any) -> Any:
-        return functools.partial(self.fallback.load(), self.name)(**params)

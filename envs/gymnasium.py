@@ -1,6 +1,7 @@
 """Gymnasium environments as one-seat games: a registered example and any installed gymnasium id by name."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ def make(name: str, **params: Any) -> Any:
 def register_envs(register):
     register("gymnasium/CartPole-v1", make, description="CartPole (one seat): keep the pole up.",
              params={"name": "CartPole-v1"})
-    register("gymnasium/*", make, description="Any installed Gymnasium env with a Discrete action space.")
+    register("gymnasium/*", lambda name: functools.partial(make, name),
+             description="Any installed Gymnasium env with a Discrete action space.")
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """OpenSpiel games: named registrations, any other game by name, and the adapter over pyspiel states."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,7 +51,8 @@ def load_game(name: str, **params: Any) -> Any:
 def register_envs(register):
     for suffix, (name, params, description) in GAMES.items():
         register(f"openspiel/{suffix}", load_game, description=description, params={"name": name, **params})
-    register("openspiel/*-v0", load_game, description="Any other OpenSpiel game by its name, with its parameters.")
+    register("openspiel/*-v0", lambda name: functools.partial(load_game, name),
+             description="Any other OpenSpiel game by its name, with its parameters.")
 
 
 @hookimpl

@@ -82,23 +82,41 @@ class Session:
             else:
                 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         self.algo = _config(spec).build_algo()
-        self.iteration = 0
+        self.iteration = self.env_steps = 0
 
     def train(self) -> dict[str, Any]:
         """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call."""
         result = self.algo.train()
         self.iteration += 1
+        self.env_steps = int(result["env_runners"].get("num_env_steps_sampled_lifetime", 0))
         outcomes: dict[str, list[float]] = {}
         for per_runner in self._foreach_env(lambda env: env.take_outcomes()):
             for opponent, score in per_runner:
                 outcomes.setdefault(opponent, []).append(score)
         return {"iteration": self.iteration, "outcomes": outcomes,
-                "env_steps": result["env_runners"].get("num_env_steps_sampled_lifetime", 0)}
+                "env_steps": self.env_steps}
 
     def set_table(self, table: Mapping[str, float]) -> None:
         """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""
         table = dict(table)
         self._foreach_env(lambda env: env.set_table(table))
+
+    def snapshot(self, name: str, *, parent: str | None = None, directory: Any = None) -> Any:
+        """Freeze the learner's current policy as snapshots/NAME (weights + metadata); returns the folder."""
+        from pathlib import Path
+
+        from . import snapshot
+
+        from .rllib_env import ArenaMultiAgentEnv
+
+        env = ArenaMultiAgentEnv({"env": self.spec.env})
+        space = env.observation_spaces[env.possible_agents[0]]
+        hidden = list(self.spec.hidden)
+        weights = snapshot.actor_state_dict(self.module().state_dict(), hidden)
+        meta = {"env": env.game.info.env_id, "algo": self.spec.algo, "obs_dim": int(space["observations"].shape[0]),
+                "num_actions": int(env.game.info.num_actions), "hidden": hidden, "activation": "tanh",
+                "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent}
+        return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta)
 
     def illegal_actions(self) -> int:
         return sum(self._foreach_env(lambda env: env.illegal_actions))

@@ -38,7 +38,8 @@ def _collect() -> tuple[list[str], list[str], list[str], list[str]]:
             pettingzoo.append(env_id)
         if hasattr(raw, "close"):
             raw.close()
-    return envs, fallbacks, pettingzoo, reg.ids("policy")
+    policies = [p for p in reg.ids("policy") if "*" not in p]  # `ns/*` policies are patterns (snapshot/*)
+    return envs, fallbacks, pettingzoo, policies
 
 
 def _raw_env(reg: Registry, env_id: str):

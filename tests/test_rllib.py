@@ -104,31 +104,99 @@ def test_masked_modules_never_sample_an_illegal_action(module_name):
         assert (torch.softmax(target, -1).detach().numpy()[mask == 0] < 1e-6).all()
 
 
-@pytest.fixture
-def ray_local():
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """One tiny PPO session on a local 2-CPU Ray, shared by the tests below; Ray is shut down afterwards."""
     import ray
 
+    from arena.plugins.rllib_algorithms import Session, TrainSpec
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+    s = Session(TrainSpec(env="openspiel/connect_four", table={"random": 1.0}, hidden=(32, 32),
+                          hyperparameters={"train_batch_size_per_learner": 256, "minibatch_size": 64,
+                                           "num_epochs": 1}))
+    s.first = s.train()
+    yield s
+    s.stop()
     ray.shutdown()
 
 
-def test_ppo_trains_on_real_rllib_with_masking_and_a_changing_opponent_mix(ray_local):
-    from arena.plugins.rllib_algorithms import Session, TrainSpec
+def test_ppo_trains_on_real_rllib_with_masking_and_a_changing_opponent_mix(session):
+    assert session.first["env_steps"] >= 256 and set(session.first["outcomes"]) == {"random"}
+    session.set_table({"connect_four_heuristic": 1.0})
+    second = session.train()
+    second = session.train() if "connect_four_heuristic" not in second["outcomes"] else second
+    assert "connect_four_heuristic" in second["outcomes"]
+    assert session.illegal_actions() == 0
 
-    session = Session(TrainSpec(env="openspiel/connect_four", table={"random": 1.0}, hidden=(32, 32),
-                                hyperparameters={"train_batch_size_per_learner": 256, "minibatch_size": 64,
-                                                 "num_epochs": 1}))
-    try:
-        first = session.train()
-        assert first["env_steps"] >= 256 and set(first["outcomes"]) == {"random"}
-        session.set_table({"connect_four_heuristic": 1.0})
-        second = session.train()
-        second = session.train() if "connect_four_heuristic" not in second["outcomes"] else second
-        assert "connect_four_heuristic" in second["outcomes"]
-        assert session.illegal_actions() == 0
-    finally:
-        session.stop()
+
+def test_a_snapshot_plays_like_the_module_and_anywhere_without_ray(session, tmp_path, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import torch
+    from ray.rllib.core.columns import Columns
+
+    from arena.plugins import snapshot
+
+    monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path))
+    folder = session.snapshot("c4", parent="main")
+    meta, net = snapshot.load(folder)
+    assert meta["env"] == "openspiel/connect_four-v0" and meta["parent"] == "main" and meta["iteration"] >= 1
+    env = ArenaMultiAgentEnv({"env": "openspiel/connect_four", "table": {"random": 1.0}, "seed": 5})
+    obs, _ = env.reset()
+    (_, o), = obs.items()
+    batch = {Columns.OBS: {k: torch.from_numpy(v[None]) for k, v in o.items()}}
+    expected = session.module().forward_inference(batch)[Columns.ACTION_DIST_INPUTS][0].detach().numpy()
+    legal = o["action_mask"] > 0
+    assert np.abs(net(torch.from_numpy(o["observations"])).detach().numpy()[legal] - expected[legal]).max() < 1e-5
+    with pytest.raises(snapshot.SnapshotError, match="written once"):
+        session.snapshot("c4")
+    code = ("import sys, json\n"
+            "from arena.registry import Registry\nfrom arena.match import play_match\n"
+            "r = Registry(); g = r.make_game('openspiel/connect_four')\n"
+            "ps = [r.make_policy('snapshot/c4'), r.make_policy('random')]\n"
+            "res = [x for _, x in play_match(g, ps, 6, 1)]\n"
+            "print(json.dumps({'ray': 'ray' in sys.modules, 'forfeits': sum(len(x.forfeits) for x in res)}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"ray": False, "forfeits": 0}
+
+
+def test_bad_snapshots_give_one_line(session, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    arena = str(Path(sys.executable).with_name("arena"))
+    env = {**os.environ, "ARENA_SNAPSHOTS": str(tmp_path)}
+    session.snapshot("good", directory=tmp_path / "good")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "meta.json").write_text((tmp_path / "good" / "meta.json").read_text())
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    import pickle
+
+    (tmp_path / "bad" / "weights.pt").write_bytes(pickle.dumps(Evil()))
+    for args, fragment in [(["snapshot/bad", "random"], "cannot be loaded (UnpicklingError)"),
+                           (["snapshot/god", "random"], "Did you mean 'good'"),
+                           (["random", "snapshot/good"], None)]:
+        out = subprocess.run([arena, "match", "openspiel/connect_four", *args, "-n", "2"], capture_output=True,
+                             text=True, env=env)
+        if fragment is None:
+            assert out.returncode == 0, out.stderr
+            continue
+        assert out.returncode == 2 and fragment in out.stderr and "Traceback" not in out.stderr
+        assert "pwned" not in out.stdout + out.stderr
+    out = subprocess.run([arena, "match", "pettingzoo/tictactoe_v3", "snapshot/good", "random"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and "trained on openspiel/connect_four-v0" in out.stderr
 
 
 def test_unknown_hyperparameters_are_one_clear_error():

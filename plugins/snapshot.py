@@ -1,0 +1,175 @@
+"""Frozen snapshots that play anywhere: weights and metadata on disk, a plain-torch policy, no Ray needed.
+
+A snapshot is a folder `snapshots/NAME/` (or under $ARENA_SNAPSHOTS) holding `weights.pt`, the state dict of a
+plain torch MLP, loaded with `torch.load(weights_only=True)`, and `meta.json` (env, architecture, lineage).
+It plays as the policy `snapshot/NAME` in `arena match`, leaderboards and training opponents.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.errors import ArenaError, UnknownIdError, UsageError
+from arena.hookspecs import hookimpl
+from arena.registry import split_version
+from arena.types import GameInfo
+
+SNAPSHOTS_ENV_VAR = "ARENA_SNAPSHOTS"
+ACTIVATIONS = ("tanh", "relu")
+
+
+class SnapshotError(ArenaError):
+    """A snapshot that cannot be read: missing files, corrupt weights, metadata that does not fit."""
+
+    exit_code = 2
+
+
+def snapshots_dir() -> Path:
+    return Path(os.environ.get(SNAPSHOTS_ENV_VAR) or "snapshots")
+
+
+def snapshot_names() -> list[str]:
+    root = snapshots_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
+
+
+def build_net(meta: Mapping[str, Any]) -> Any:
+    """The plain torch MLP a snapshot's weights belong to: hidden layers with an activation, then the logits."""
+    import torch
+
+    sizes = [int(meta["obs_dim"]), *[int(h) for h in meta["hidden"]]]
+    activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[meta["activation"]]
+    layers: list[Any] = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(a, b), activation()]
+    layers.append(torch.nn.Linear(sizes[-1], int(meta["num_actions"])))
+    return torch.nn.Sequential(*layers)
+
+
+def save(directory: Path, state_dict: Mapping[str, Any], meta: Mapping[str, Any]) -> Path:
+    """Write a snapshot once: weights first, metadata last (a folder without meta.json is not a snapshot)."""
+    import torch
+
+    if (directory / "meta.json").exists():
+        raise SnapshotError(f"Snapshot {directory} exists already; snapshots are written once.")
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(state_dict), directory / "weights.pt")
+    meta = {**meta, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    tmp = directory / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(directory / "meta.json")
+    return directory
+
+
+def load(directory: Path) -> tuple[dict[str, Any], Any]:
+    """(metadata, torch net with the weights) of a snapshot folder; weights loaded with weights_only=True."""
+    import torch
+
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        net = build_net(meta)
+        net.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
+    except FileNotFoundError as e:
+        raise SnapshotError(f"Snapshot {directory} is incomplete: {Path(e.filename).name} is missing.") from e
+    except Exception as e:  # corrupt or foreign files: torch's own messages run to many lines
+        first = (str(e).strip().splitlines() or [""])[0][:120]
+        detail = type(e).__name__ if "Unpickl" in type(e).__name__ else f"{type(e).__name__}: {first}"
+        raise SnapshotError(f"Snapshot {directory} cannot be loaded ({detail}). "
+                            "It may be corrupt; take a new snapshot or delete the folder.") from e
+    net.eval()
+    return meta, net
+
+
+class SnapshotPolicy:
+    """Plays a frozen snapshot: masked logits of the saved network; greedy by default, or sampled."""
+
+    directory: Path = Path()
+
+    def __init__(self, greedy: bool = True):
+        self.greedy = greedy
+        self.meta, self.net = load(self.directory)
+
+    def check(self, game: GameInfo) -> str | None:
+        trained_on = split_version(self.meta["env"].split(":")[0])[0]
+        here = split_version(game.env_id.split(":")[0])[0]
+        if trained_on != here:
+            return f"it was trained on {self.meta['env']}"
+        if game.num_actions != self.meta["num_actions"] or _flat_dim(game) != self.meta["obs_dim"]:
+            return f"its observation or action sizes do not match {game.env_id}"
+        return None
+
+    def act(self, observation: Any, action_mask: np.ndarray, game: GameInfo, rng: np.random.Generator) -> int:
+        import gymnasium as gym
+        import torch
+
+        flat = gym.spaces.flatten(game.observation_space, observation).astype(np.float32)
+        with torch.no_grad():
+            logits = self.net(torch.from_numpy(flat)).numpy().astype(np.float64)
+        logits[np.asarray(action_mask) == 0] = -np.inf
+        if self.greedy:
+            return int(np.argmax(logits))
+        p = np.exp(logits - logits.max())
+        return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def _flat_dim(game: GameInfo) -> int:
+    import gymnasium as gym
+
+    return int(gym.spaces.flatdim(game.observation_space)) if game.observation_space is not None else -1
+
+
+def policy_for(name: str) -> type[SnapshotPolicy]:
+    """The policy class of snapshot NAME (a folder under the snapshots dir, or a path)."""
+    directory = Path(name) if os.sep in name or name.startswith(".") else snapshots_dir() / name
+    if not (directory / "meta.json").is_file():
+        if not directory.exists():
+            raise UnknownIdError("snapshot", name, snapshot_names(), "arena snapshots", where=str(snapshots_dir()),
+                                 listing=f"to list them (the folder is ${SNAPSHOTS_ENV_VAR} or ./snapshots)")
+        raise SnapshotError(f"Snapshot {directory} is incomplete: meta.json is missing.")
+    return type(f"Snapshot_{directory.name}", (SnapshotPolicy,), {"directory": directory})
+
+
+def actor_state_dict(module_state: Mapping[str, Any], hidden: Sequence[int]) -> dict[str, Any]:
+    """Map an RLlib default actor-critic module's actor weights onto build_net's layer names."""
+    out = {}
+    for i in range(len(hidden)):
+        for part in ("weight", "bias"):
+            out[f"{2 * i}.{part}"] = module_state[f"encoder.actor_encoder.net.mlp.{2 * i}.{part}"]
+    for part in ("weight", "bias"):
+        out[f"{2 * len(hidden)}.{part}"] = module_state[f"pi.net.mlp.0.{part}"]
+    if any(not hasattr(v, "shape") for v in out.values()):
+        raise UsageError("the module's weights are not tensors")
+    return out
+
+
+@hookimpl
+def register_policies(register):
+    register("snapshot/*", policy_for,
+             description=f"A frozen snapshot: snapshot/NAME plays snapshots/NAME (${SNAPSHOTS_ENV_VAR}); greedy=true.")
+
+
+@hookimpl
+def register_commands(cli):
+    import click
+
+    @cli.command("snapshots")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def snapshots_cmd(as_json: bool) -> None:
+        """List the frozen snapshots (play one as snapshot/NAME)."""
+        from arena.output import emit, field
+
+        rows = []
+        for name in snapshot_names():
+            meta = json.loads((snapshots_dir() / name / "meta.json").read_text())
+            rows.append({"policy": f"snapshot/{name}", **{k: meta.get(k) for k in (
+                "env", "algo", "iteration", "env_steps", "parent", "created_at")}})
+        emit(rows, [("Policy", field("policy")), ("Env", field("env")), ("Algo", field("algo")),
+                    ("Iteration", field("iteration")), ("Env steps", field("env_steps")), ("Parent", field("parent")),
+                    ("Created (UTC)", field("created_at"))], "json" if as_json else "table",
+             title=f"snapshots in {snapshots_dir()}", right=["Iteration", "Env steps"])
