@@ -205,3 +205,55 @@ def test_unknown_hyperparameters_are_one_clear_error():
 
     with pytest.raises(ParameterError, match="ppo has no hyperparameter lrr"):
         _config(TrainSpec(env="openspiel/connect_four", hyperparameters={"lrr": 0.1}))
+
+
+def test_arena_train_end_to_end_leaves_rated_snapshots_with_lineage(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    arena = str(Path(sys.executable).with_name("arena"))
+    env = {**os.environ, "ARENA_SNAPSHOTS": str(tmp_path / "snaps")}
+    db = str(tmp_path / "t.db")
+    out = subprocess.run([arena, "train", "openspiel/tic_tac_toe", "--opponents", "random,constant@0.5",
+                          "--stop-iterations", "2", "--snapshot-every", "1", "--hidden", "16", "--eval-games", "4",
+                          "--hp", "train_batch_size_per_learner=128", "--hp", "minibatch_size=64",
+                          "--hp", "num_epochs=1", "--name", "ttt", "--db", db],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "iter    2" in out.stderr and "illegal actions sampled: 0" in out.stderr
+    assert "Final snapshot: snapshot/ttt-it2" in out.stdout
+    listed = json.loads(subprocess.run([arena, "snapshots", "--json"], capture_output=True, text=True,
+                                       env=env).stdout)
+    assert [s["policy"] for s in listed] == ["snapshot/ttt-it1", "snapshot/ttt-it2"]
+    assert listed[1]["parent"] == "snapshot/ttt-it1"
+    board = json.loads(subprocess.run([arena, "leaderboard", "--json", "--db", db], capture_output=True,
+                                      text=True, env=env).stdout)
+    row = {r["player"]: r for r in board}["snapshot/ttt-it2"]
+    assert row["games"] == 8
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        kind, parent = conn.execute("SELECT kind, parent FROM players WHERE id = 'snapshot/ttt-it2'").fetchone()
+    assert (kind, parent) == ("snapshot", "snapshot/ttt-it1")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--opponents", "randm"], "Did you mean 'random'"),
+    (["--opponents", "mcts"], "needs the game's native state"),
+    (["--algo", "ppp"], "Unknown algorithm 'ppp'"),
+    (["--hp", "lrr=0.1"], "has no hyperparameter lrr"),
+    (["--opponents", "random@-1"], "positive weight"),
+])
+def test_arena_train_rejects_bad_input_before_ray_starts(args, fragment):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    arena = str(Path(sys.executable).with_name("arena"))
+    out = subprocess.run([arena, "train", "pettingzoo/tictactoe_v3", *args], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and fragment in out.stderr and "Traceback" not in out.stderr
+    assert "Started a local Ray" not in out.stderr
