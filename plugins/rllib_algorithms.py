@@ -57,8 +57,10 @@ def _config(spec: TrainSpec) -> Any:
     r = spec.resources
     config = (
         config_class()
+        # RLlib's env pre-check steps with unmasked random actions, which the bridge refuses by design; the
+        # bridge's contract is checked by Arena's own tests instead.
         .environment(ArenaMultiAgentEnv, env_config={"env": spec.env, "module": MODULE, "table": dict(spec.table),
-                                                     "seed": spec.seed})
+                                                     "seed": spec.seed}, disable_env_checking=True)
         .multi_agent(policies={MODULE}, policy_mapping_fn=module_of, policies_to_train=[MODULE])
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
             MODULE: RLModuleSpec(module_class=module_class, model_config={"fcnet_hiddens": list(spec.hidden)})}))

@@ -17,6 +17,8 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from arena.registry import Registry
 
+from .snapshot import feature_dim, features
+
 SELF = "self"  # a table entry meaning: the learning module plays this seat too (latest self-play)
 
 
@@ -49,7 +51,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         if flat is None or not isinstance(flat, gym.spaces.Box):
             raise ValueError(f"{info.env_id}: observations of type {type(self._obs_space).__name__} cannot be learned")
         single = gym.spaces.Dict({
-            "observations": gym.spaces.Box(-np.inf, np.inf, flat.shape, np.float32),
+            "observations": gym.spaces.Box(-np.inf, np.inf, (feature_dim(info),), np.float32),
             "action_mask": gym.spaces.Box(0.0, 1.0, (info.num_actions,), np.float32),
         })
         self.possible_agents = [agent_id(self.module, s) for s in range(self.num_seats)]
@@ -148,7 +150,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         for seat in self.game.to_move():
             if seat in self.learner_seats:
                 self._seen.add(seat)
-                obs = gym.spaces.flatten(self._obs_space, self.game.observation(seat)).astype(np.float32)
+                obs = features(self.game.info, self.game.observation(seat), self._moves, seat)
                 mask = np.asarray(self.game.action_mask(seat), dtype=np.float32)
                 out[agent_id(self.module, seat)] = {"observations": obs, "action_mask": mask}
         return out

@@ -39,6 +39,32 @@ def snapshot_names() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
 
 
+def uses_last_action(game: GameInfo) -> bool:
+    """Simultaneous-move games add the seat's own previous move to what a learner sees (it knows what it played)."""
+    return game.simultaneous
+
+
+def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]], seat: int) -> np.ndarray:
+    """What a learned policy sees: the flattened observation, plus (simultaneous games) its own last move, one-hot."""
+    import gymnasium as gym
+
+    flat = gym.spaces.flatten(game.observation_space, observation).astype(np.float32)
+    if not uses_last_action(game):
+        return flat
+    last = np.zeros(game.num_actions + 1, dtype=np.float32)  # the final slot means: no move yet
+    mine = [a for s, a in history if s == seat]
+    last[mine[-1] if mine else game.num_actions] = 1.0
+    return np.concatenate([flat, last])
+
+
+def feature_dim(game: GameInfo) -> int:
+    import gymnasium as gym
+
+    if game.observation_space is None:
+        return -1
+    return int(gym.spaces.flatdim(game.observation_space)) + (game.num_actions + 1 if uses_last_action(game) else 0)
+
+
 def build_net(meta: Mapping[str, Any]) -> Any:
     """The plain torch MLP a snapshot's weights belong to: hidden layers with an activation, then the logits."""
     import torch
@@ -100,28 +126,22 @@ class SnapshotPolicy:
         here = split_version(game.env_id.split(":")[0])[0]
         if trained_on != here:
             return f"it was trained on {self.meta['env']}"
-        if game.num_actions != self.meta["num_actions"] or _flat_dim(game) != self.meta["obs_dim"]:
+        if game.num_actions != self.meta["num_actions"] or feature_dim(game) != self.meta["obs_dim"]:
             return f"its observation or action sizes do not match {game.env_id}"
         return None
 
-    def act(self, observation: Any, action_mask: np.ndarray, game: GameInfo, rng: np.random.Generator) -> int:
-        import gymnasium as gym
+    def act(self, observation: Any, action_mask: np.ndarray, game: GameInfo, rng: np.random.Generator,
+            history: Sequence[tuple[int, int]], seat: int) -> int:
         import torch
 
-        flat = gym.spaces.flatten(game.observation_space, observation).astype(np.float32)
+        x = features(game, observation, history, seat)
         with torch.no_grad():
-            logits = self.net(torch.from_numpy(flat)).numpy().astype(np.float64)
+            logits = self.net(torch.from_numpy(x)).numpy().astype(np.float64)
         logits[np.asarray(action_mask) == 0] = -np.inf
         if self.greedy:
             return int(np.argmax(logits))
         p = np.exp(logits - logits.max())
         return int(rng.choice(len(p), p=p / p.sum()))
-
-
-def _flat_dim(game: GameInfo) -> int:
-    import gymnasium as gym
-
-    return int(gym.spaces.flatdim(game.observation_space)) if game.observation_space is not None else -1
 
 
 def policy_for(name: str) -> type[SnapshotPolicy]:
