@@ -134,7 +134,8 @@ class Session:
 
     def _foreach_env(self, fn: Any) -> list[Any]:
         def per_runner(runner: Any) -> list[Any]:
-            return [fn(e.unwrapped) for e in runner.env.envs]
+            env = getattr(runner, "env", None)  # the local runner has no env when remote EnvRunners sample
+            return [fn(e.unwrapped) for e in env.envs] if env is not None else []
 
         results = self.algo.env_runner_group.foreach_env_runner(per_runner, local_env_runner=True)
         return [x for batch in results for x in batch]

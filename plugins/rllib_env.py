@@ -8,6 +8,7 @@ they need it. An illegal action from a learner is never replaced: it raises, bec
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,8 @@ from arena.registry import Registry
 
 from .snapshot import feature_dim, features
 
-SELF = "self"  # a table entry meaning: the learning module plays this seat too (latest self-play)
+SELF = "self"
+MAX_LOADED = 8  # opponent policies (snapshot networks included) kept in memory per env  # a table entry meaning: the learning module plays this seat too (latest self-play)
 
 
 def agent_id(module: str, seat: int) -> str:
@@ -59,7 +61,8 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.observation_spaces = {a: single for a in self.possible_agents}
         self.action_spaces = {a: gym.spaces.Discrete(info.num_actions) for a in self.possible_agents}
         self.rng = np.random.default_rng(config.get("seed"))
-        self._policies: dict[str, Any] = {}
+        self._policies: OrderedDict[str, Any] = OrderedDict()  # least recently used first
+        self.max_loaded = int(config.get("max_loaded_opponents", MAX_LOADED))
         self.set_table(config.get("table") or {SELF: 1.0})
         self.outcomes: list[tuple[str, float]] = []  # (opponent, learner score) of finished episodes
         self.illegal_actions = 0
@@ -80,11 +83,16 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         return out
 
     def _policy(self, spec: str) -> Any:
-        if spec not in self._policies:
-            policy = self.registry.make_policy(spec)
-            policy.check(self.game.info)
-            self._policies[spec] = policy
-        return self._policies[spec]
+        """The opponent's policy object; at most `max_loaded` stay in memory, the rest (snapshots) wait on disk."""
+        if spec in self._policies:
+            self._policies.move_to_end(spec)
+            return self._policies[spec]
+        policy = self.registry.make_policy(spec)
+        policy.check(self.game.info)
+        self._policies[spec] = policy
+        while len(self._policies) > self.max_loaded:
+            self._policies.popitem(last=False)
+        return policy
 
     # -- MultiAgentEnv ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -257,3 +257,16 @@ def test_arena_train_rejects_bad_input_before_ray_starts(args, fragment):
                          timeout=120)
     assert out.returncode == 2 and fragment in out.stderr and "Traceback" not in out.stderr
     assert "Started a local Ray" not in out.stderr
+
+
+def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
+    table = {"random": 1.0, "constant": 1.0, "constant:action=1": 1.0, "constant:action=2": 1.0}
+    env = ArenaMultiAgentEnv({"env": "openspiel/tic_tac_toe", "table": table, "seed": 4,
+                              "max_loaded_opponents": 2})
+    rng = np.random.default_rng(4)
+    met = set()
+    for _ in range(24):
+        play(env, rng)
+        met.add(env.opponent)
+        assert len(env._policies) <= 2 and env.opponent in env._policies
+    assert met == set(table)
