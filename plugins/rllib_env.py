@@ -203,10 +203,3 @@ class _SeatBot:
 
     def act(self) -> int:
         return int(self._act())
-
-
-def episode_scores(envs: Sequence[ArenaMultiAgentEnv]) -> list[tuple[str, float]]:
-    out: list[tuple[str, float]] = []
-    for env in envs:
-        out.extend(env.take_outcomes())
-    return out
