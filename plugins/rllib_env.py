@@ -9,7 +9,7 @@ they need it. An illegal action from a learner is never replaced: it raises, bec
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
