@@ -270,3 +270,32 @@ def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
         met.add(env.opponent)
         assert len(env._policies) <= 2 and env.opponent in env._policies
     assert met == set(table)
+
+
+def test_ctrl_c_stops_training_cleanly_and_keeps_a_rated_snapshot(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    arena = str(Path(sys.executable).with_name("arena"))
+    env = {**os.environ, "ARENA_SNAPSHOTS": str(tmp_path / "snaps")}
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([arena, "train", "openspiel/tic_tac_toe", "--opponents", "random", "--stop-minutes",
+                                 "5", "--hidden", "16", "--eval-games", "4", "--name", "cc", "--db",
+                                 str(tmp_path / "t.db"), "--hp", "train_batch_size_per_learner=128",
+                                 "--hp", "minibatch_size=64", "--hp", "num_epochs=1"],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "iter    2 " not in log.read_text():
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    text = log.read_text()
+    assert proc.returncode == 0, text[-2000:]
+    assert "Stopped (interrupted)" in text and "Traceback" not in text
+    assert "Final snapshot: snapshot/cc-it" in out
+    assert list((tmp_path / "snaps").glob("cc-it*/weights.pt"))
