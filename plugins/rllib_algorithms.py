@@ -126,6 +126,36 @@ class Session:
                 "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent}
         return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta)
 
+    def restore(self, folder: Any) -> None:
+        """Load a snapshot's policy into the learner (the actor; the critic keeps its values), then sync runners."""
+        from pathlib import Path
+
+        import numpy as np
+
+        from . import snapshot
+
+        meta, net = snapshot.load(Path(folder))
+        hidden = list(self.spec.hidden)
+        state = self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE]
+        if list(meta["hidden"]) != hidden:
+            raise snapshot.SnapshotError(f"Snapshot {folder} has hidden layers {meta['hidden']}, this learner {hidden}.")
+        mapped = snapshot.actor_state_dict({k: k for k in state}, hidden)  # snapshot layer -> module key
+        for layer, key in mapped.items():
+            value = net.state_dict()[layer].numpy()
+            if np.shape(state[key]) != value.shape:
+                raise snapshot.SnapshotError(f"Snapshot {folder} does not fit this learner ({key}).")
+            state[key] = value
+        self.algo.learner_group.set_weights({MODULE: state})
+        # EnvRunners skip weights whose sequence number is not newer than theirs; a state without one is forced.
+        from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE
+
+        from ray.rllib.utils.metrics import WEIGHTS_SEQ_NO
+
+        pushed = self.algo.learner_group.get_state(components=[f"{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"],
+                                                   inference_only=True)[COMPONENT_LEARNER]
+        pushed.pop(WEIGHTS_SEQ_NO, None)
+        self.algo.env_runner_group.foreach_env_runner(lambda runner: runner.set_state(pushed), local_env_runner=True)
+
     def illegal_actions(self) -> int:
         return sum(self._foreach_env(lambda env: env.illegal_actions))
 

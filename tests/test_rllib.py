@@ -299,3 +299,26 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_a_rated_snapshot(tmp_path):
     assert "Stopped (interrupted)" in text and "Traceback" not in text
     assert "Final snapshot: snapshot/cc-it" in out
     assert list((tmp_path / "snaps").glob("cc-it*/weights.pt"))
+
+
+def test_a_learner_restored_from_a_snapshot_plays_like_the_snapshot(session, tmp_path):
+    import torch
+    from ray.rllib.core.columns import Columns
+
+    from arena.plugins import snapshot
+
+    before = session.snapshot("before", directory=tmp_path / "before")
+    session.train()  # the learner moves on
+    env = ArenaMultiAgentEnv({"env": "openspiel/connect_four", "table": {"random": 1.0}, "seed": 9})
+    obs, _ = env.reset()
+    (_, o), = obs.items()
+    batch = {Columns.OBS: {k: torch.from_numpy(v[None]) for k, v in o.items()}}
+    _, net = snapshot.load(before)
+    saved = net(torch.from_numpy(o["observations"])).detach().numpy()
+    legal = o["action_mask"] > 0
+    moved_on = session.module().forward_inference(dict(batch))[Columns.ACTION_DIST_INPUTS][0].detach().numpy()
+    assert np.abs(moved_on[legal] - saved[legal]).max() > 1e-6
+    session.restore(before)
+    restored = session.module().forward_inference(dict(batch))[Columns.ACTION_DIST_INPUTS][0].detach().numpy()
+    assert np.abs(restored[legal] - saved[legal]).max() < 1e-5
+    assert session.train()["env_steps"] > 0  # training goes on from the restored policy
