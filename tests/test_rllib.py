@@ -322,3 +322,13 @@ def test_a_learner_restored_from_a_snapshot_plays_like_the_snapshot(session, tmp
     restored = session.module().forward_inference(dict(batch))[Columns.ACTION_DIST_INPUTS][0].detach().numpy()
     assert np.abs(restored[legal] - saved[legal]).max() < 1e-5
     assert session.train()["env_steps"] > 0  # training goes on from the restored policy
+
+
+def test_a_frozen_snapshot_can_be_a_training_opponent(session, tmp_path):
+    folder = session.snapshot("opponent", directory=tmp_path / "opponent")
+    spec = f"snapshot/{folder}"
+    session.set_table({spec: 1.0})
+    result = session.train()
+    result = session.train() if spec not in result["outcomes"] else result
+    assert spec in result["outcomes"] and session.illegal_actions() == 0
+    session.set_table({"random": 1.0})
