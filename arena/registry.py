@@ -178,18 +178,20 @@ class Registry:
             )
         return game
 
-    def player_id(self, spec: str) -> str:
-        """The canonical player id of a policy spec: resolved id plus the parameters that differ from defaults."""
+    def _policy_spec(self, spec: str) -> tuple[Registration, dict[str, Any], str]:
+        """(registration, checked parameters, canonical player id) of a policy spec, resolved once."""
         id_, params = parse_spec(spec)
         reg = self.resolve("policy", id_)
         defaults = default_params(reg)
         params = coerce_params(reg, params)
-        return format_spec(reg.id, {k: v for k, v in params.items() if defaults.get(k, _MISSING) != v})
+        return reg, params, format_spec(reg.id, {k: v for k, v in params.items() if defaults.get(k, _MISSING) != v})
+
+    def player_id(self, spec: str) -> str:
+        """The canonical player id of a policy spec: resolved id plus the parameters that differ from defaults."""
+        return self._policy_spec(spec)[2]
 
     def make_policy(self, spec: str) -> BoundPolicy:
-        id_, params = parse_spec(spec)
-        reg = self.resolve("policy", id_)
-        return build_policy(reg, coerce_params(reg, params), self.player_id(spec))
+        return build_policy(*self._policy_spec(spec))
 
 
 _MISSING = object()
