@@ -78,6 +78,29 @@ class _Streams:
         return _splitmix64(x)[1] >> 33  # a 31-bit seed for the game's own chance events
 
 
+def argument_getter(game: Game, seat: int, rng: np.random.Generator, moves: Sequence[tuple[int, int]],
+                    legal_now: Sequence[Sequence[int]] | None = None) -> Callable[[str], Callable[[], Any]]:
+    """For one seat: name -> zero-argument getter of what a policy may ask for (policy.ACT_ARGUMENTS).
+
+    `moves` is the game's (seat, action) list, read live; `legal_now`, when given, caches each seat's legal moves
+    for the current turn (the runner fetches them once to check the action too).
+    """
+
+    def get(name: str) -> Callable[[], Any]:
+        if name == "legal_actions":
+            return (lambda: legal_now[seat]) if legal_now is not None else (lambda: game.legal_actions(seat))
+        if name in ("observation", "action_mask"):
+            fn = getattr(game, name)
+            return lambda: fn(seat)
+        constant = {"seat": seat, "rng": rng, "game": game.info}
+        if name in constant:
+            value = constant[name]
+            return lambda: value
+        return {"state": game.native_state, "history": lambda: tuple(moves)}[name]
+
+    return get
+
+
 def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_moves: bool = False,
               move_timeout: float | None = None, _streams: _Streams | None = None) -> MatchResult:
     """Play one game, policies[i] in seat i. The same seed and policies give the same game.
@@ -109,18 +132,7 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
     legal_now: list[Sequence[int]] = [()] * n  # each seat's legal moves this turn, fetched once
 
     def getter(seat: int) -> Callable[[str], Callable[[], Any]]:
-        def get(name: str) -> Callable[[], Any]:
-            if name == "legal_actions":
-                return lambda: legal_now[seat]
-            if name in ("observation", "action_mask"):
-                fn = getattr(game, name)
-                return lambda: fn(seat)
-            constant = {"seat": seat, "rng": streams.rngs[seat], "game": info}
-            if name in constant:
-                value = constant[name]
-                return lambda: value
-            return {"state": game.native_state, "history": lambda: tuple(moves)}[name]
-        return get
+        return argument_getter(game, seat, streams.rngs[seat], moves, legal_now)
 
     acts = []
     for seat, policy in enumerate(policies):

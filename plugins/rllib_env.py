@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
+from arena.match import argument_getter
 from arena.registry import Registry
 
 from .snapshot import feature_dim, features
@@ -185,17 +186,7 @@ class _SeatBot:
     """An Arena policy bound to one seat of the env's game, with its own generator."""
 
     def __init__(self, game: Any, policy: Any, seat: int, rng: np.random.Generator, moves: list[tuple[int, int]]):
-        self.game, self.seat, self.rng = game, seat, rng
-        self.history = moves  # the env's list of (seat, action) moves so far
-
-        def get(name: str) -> Any:
-            values = {"seat": lambda: seat, "rng": lambda: rng, "game": lambda: game.info,
-                      "legal_actions": lambda: game.legal_actions(seat), "history": lambda: tuple(self.history),
-                      "observation": lambda: game.observation(seat), "action_mask": lambda: game.action_mask(seat),
-                      "state": game.native_state}
-            return values[name]
-
-        self._act, self._reset = policy.bind(get)
+        self._act, self._reset = policy.bind(argument_getter(game, seat, rng, moves))
 
     def reset(self) -> None:
         if self._reset is not None:
