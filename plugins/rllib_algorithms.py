@@ -89,6 +89,9 @@ class Session:
                 ray.init(address=spec.resources.address, include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        from arena.registry import Registry
+
+        self.env_id = Registry().make_game(spec.env).info.env_id  # canonical, for snapshot metadata
         self.algo = _config(spec).build_algo()
         self.iteration = self.env_steps = 0
 
@@ -115,14 +118,12 @@ class Session:
 
         from . import snapshot
 
-        from .rllib_env import ArenaMultiAgentEnv
-
-        env = ArenaMultiAgentEnv({"env": self.spec.env})
-        space = env.observation_spaces[env.possible_agents[0]]
+        module = self.module()
         hidden = list(self.spec.hidden)
-        weights = snapshot.actor_state_dict(self.module().state_dict(), hidden)
-        meta = {"env": env.game.info.env_id, "algo": self.spec.algo, "obs_dim": int(space["observations"].shape[0]),
-                "num_actions": int(env.game.info.num_actions), "hidden": hidden, "activation": "tanh",
+        weights = snapshot.actor_state_dict(module.state_dict(), hidden)
+        meta = {"env": self.env_id, "algo": self.spec.algo,
+                "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
+                "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
                 "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent}
         return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta)
 

@@ -21,7 +21,6 @@ from arena.registry import split_version
 from arena.types import GameInfo
 
 SNAPSHOTS_ENV_VAR = "ARENA_SNAPSHOTS"
-ACTIVATIONS = ("tanh", "relu")
 
 
 class SnapshotError(ArenaError):
