@@ -18,19 +18,14 @@ import numpy as np
 from arena.errors import ArenaError, UnknownIdError
 from arena.hookspecs import hookimpl
 from arena.registry import split_version
+from arena.settings import SNAPSHOTS_ENV_VAR, snapshots_dir
 from arena.types import GameInfo
-
-SNAPSHOTS_ENV_VAR = "ARENA_SNAPSHOTS"
 
 
 class SnapshotError(ArenaError):
     """A snapshot that cannot be read: missing files, corrupt weights, metadata that does not fit."""
 
     exit_code = 2
-
-
-def snapshots_dir() -> Path:
-    return Path(os.environ.get(SNAPSHOTS_ENV_VAR) or "snapshots")
 
 
 def snapshot_names() -> list[str]:
@@ -154,14 +149,16 @@ def policy_for(name: str) -> type[SnapshotPolicy]:
     return type(f"Snapshot_{directory.name}", (SnapshotPolicy,), {"directory": directory})
 
 
-def actor_state_dict(module_state: Mapping[str, Any], hidden: Sequence[int]) -> dict[str, Any]:
-    """Map an RLlib default actor-critic module's actor weights onto build_net's layer names."""
+def actor_state_dict(module_state: Mapping[str, Any], hidden: Sequence[int],
+                     layers: tuple[str, str] = ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0")) -> dict[str, Any]:
+    """Map an RLlib default module's policy weights (encoder MLP prefix, output layer) onto build_net's names."""
+    encoder, head = layers
     out = {}
     for i in range(len(hidden)):
         for part in ("weight", "bias"):
-            out[f"{2 * i}.{part}"] = module_state[f"encoder.actor_encoder.net.mlp.{2 * i}.{part}"]
+            out[f"{2 * i}.{part}"] = module_state[f"{encoder}.{2 * i}.{part}"]
     for part in ("weight", "bias"):
-        out[f"{2 * len(hidden)}.{part}"] = module_state[f"pi.net.mlp.0.{part}"]
+        out[f"{2 * len(hidden)}.{part}"] = module_state[f"{head}.{part}"]
     return out
 
 

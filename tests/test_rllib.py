@@ -104,6 +104,67 @@ def test_masked_modules_never_sample_an_illegal_action(module_name):
         assert (torch.softmax(target, -1).detach().numpy()[mask == 0] < 1e-6).all()
 
 
+def test_masked_dqn_explores_acts_and_bootstraps_only_through_legal_actions():
+    import torch
+    from ray.rllib.algorithms.dqn import DQNConfig
+    from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS, QF_TARGET_NEXT_PREDS
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from arena.plugins.rllib_modules import MaskedDQNTorchRLModule
+
+    env = ArenaMultiAgentEnv({"env": "openspiel/connect_four", "seed": 0})
+    config = DQNConfig().rl_module(model_config={"fcnet_hiddens": [16], "head_fcnet_hiddens": []})
+    module = RLModuleSpec(module_class=MaskedDQNTorchRLModule, observation_space=env.observation_spaces["main:0"],
+                          action_space=env.action_spaces["main:0"], model_config=config.model_config,
+                          inference_only=False).build()
+    rng = np.random.default_rng(0)
+    mask = (rng.random((256, 7)) < 0.4).astype(np.float32)
+    mask[np.arange(256), rng.integers(7, size=256)] = 1.0
+    obs = {"observations": torch.from_numpy(rng.normal(size=(256, 126)).astype(np.float32)),
+           "action_mask": torch.from_numpy(mask)}
+    for t in (0, 10**9):  # epsilon 1.0 (all random) and its floor (mostly greedy)
+        actions = module.forward_exploration({Columns.OBS: obs}, t=t)[Columns.ACTIONS].numpy()
+        assert mask[np.arange(256), actions].all()
+    greedy = module.forward_inference({Columns.OBS: obs})[Columns.ACTIONS].numpy()
+    assert mask[np.arange(256), greedy].all()
+    terminal = {"observations": obs["observations"], "action_mask": torch.zeros_like(obs["action_mask"])}
+    module.make_target_networks()
+    out = module.forward_train({Columns.OBS: obs, Columns.NEXT_OBS: terminal})
+    assert torch.isinf(out[QF_PREDS][torch.from_numpy(mask) == 0]).all()
+    assert torch.isinf(out[QF_TARGET_NEXT_PREDS]).all()  # RLlib's loss reads -inf as "no bootstrap value"
+
+
+def test_dqn_trains_on_real_rllib_and_freezes_a_snapshot_that_acts_like_it(tmp_path):
+    import ray
+    import torch
+    from ray.rllib.core.columns import Columns
+
+    from arena.plugins import snapshot
+    from arena.plugins.rllib_algorithms import Session, TrainSpec
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        s = Session(TrainSpec(env="openspiel/tic_tac_toe", algo="dqn", table={"random": 1.0}, hidden=(16,),
+                              hyperparameters={"num_steps_sampled_before_learning_starts": 100,
+                                               "train_batch_size_per_learner": 32}))
+        for _ in range(3):
+            result = s.train()
+        assert result["env_steps"] > 100 and s.illegal_actions() == 0
+        meta, net = snapshot.load(s.snapshot("dqn", directory=tmp_path / "dqn"))
+        assert meta["algo"] == "dqn"
+        rng = np.random.default_rng(1)
+        mask = (rng.random((64, 9)) < 0.5).astype(np.float32)
+        mask[np.arange(64), rng.integers(9, size=64)] = 1.0
+        x = torch.from_numpy(rng.normal(size=(64, meta["obs_dim"])).astype(np.float32))
+        greedy = s.module().forward_inference({Columns.OBS: {"observations": x, "action_mask": torch.from_numpy(mask)}})
+        frozen = torch.where(torch.from_numpy(mask) > 0, net(x), float("-inf")).argmax(-1)
+        assert (greedy[Columns.ACTIONS] == frozen).all()
+        s.stop()
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """One tiny PPO session on a local 2-CPU Ray, shared by the tests below; Ray is shut down afterwards."""
