@@ -1,4 +1,4 @@
-"""RLlib algorithms as Arena plugins (new API stack): masked PPO and APPO over Arena games, and a training session.
+"""RLlib algorithms as Arena plugins (new API stack): masked PPO, APPO and DQN over Arena games, and a training session.
 
 Nothing here is imported at CLI start-up: ray is imported when a session is built.
 """
@@ -16,7 +16,16 @@ MODULE = "main"
 DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "ppo": {"num_epochs": 6, "minibatch_size": 512, "lr": 5e-4},
     "appo": {},
+    # Episode replay for many agents; epsilon decays over the first 50k steps, which suits short board games.
+    "dqn": {"replay_buffer_config": {"type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000},
+            "epsilon": [(0, 1.0), (50_000, 0.05)], "n_step": 3, "train_batch_size_per_learner": 128,
+            "target_network_update_freq": 1_000},
 }
+# Where each algorithm's module keeps the policy a snapshot freezes: (encoder MLP prefix, logits/advantage layer).
+# DQN's greedy action is the argmax of its advantage head, so a dueling net freezes to the same plain MLP.
+SNAPSHOT_LAYERS = {"ppo": ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0"),
+                   "appo": ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0"),
+                   "dqn": ("encoder.net.mlp", "af.net.mlp.0")}
 
 
 @dataclass
@@ -45,15 +54,17 @@ class TrainSpec:
 
 def _config(spec: TrainSpec) -> Any:
     from ray.rllib.algorithms.appo import APPOConfig
+    from ray.rllib.algorithms.dqn import DQNConfig
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from .rllib_env import ArenaMultiAgentEnv, module_of
-    from .rllib_modules import MaskedAPPOTorchRLModule, MaskedPPOTorchRLModule
+    from .rllib_modules import MaskedAPPOTorchRLModule, MaskedDQNTorchRLModule, MaskedPPOTorchRLModule
 
     config_class, module_class = {"ppo": (PPOConfig, MaskedPPOTorchRLModule),
-                                  "appo": (APPOConfig, MaskedAPPOTorchRLModule)}[spec.algo]
+                                  "appo": (APPOConfig, MaskedAPPOTorchRLModule),
+                                  "dqn": (DQNConfig, MaskedDQNTorchRLModule)}[spec.algo]
     r = spec.resources
     config = (
         config_class()
@@ -63,18 +74,30 @@ def _config(spec: TrainSpec) -> Any:
                                                      "seed": spec.seed}, disable_env_checking=True)
         .multi_agent(policies={MODULE}, policy_mapping_fn=module_of, policies_to_train=[MODULE])
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
-            MODULE: RLModuleSpec(module_class=module_class, model_config={"fcnet_hiddens": list(spec.hidden)})}))
+            MODULE: RLModuleSpec(module_class=module_class,
+                                 model_config={"fcnet_hiddens": list(spec.hidden), "head_fcnet_hiddens": []})}))
         .env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner)
         .learners(num_learners=r.num_learners, num_gpus_per_learner=r.num_gpus_per_learner)
         .fault_tolerance(restart_failed_env_runners=True)
         .debugging(seed=spec.seed)
     )
-    unknown = sorted(k for k in spec.hyperparameters if k.startswith("_") or not hasattr(config, k))
-    if unknown:
+    problem = _unknown_hyperparameters(spec.algo, config, spec.hyperparameters)
+    if problem:
         from arena.errors import ParameterError
 
-        raise ParameterError(f"{spec.algo} has no hyperparameter {', '.join(unknown)} (RLlib's {config_class.__name__}).")
+        raise ParameterError(problem)
     return config.training(**{**DEFAULT_HYPERPARAMETERS.get(spec.algo, {}), **spec.hyperparameters})
+
+
+def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[str, Any]) -> str | None:
+    unknown = sorted(k for k in hyperparameters if k.startswith("_") or not hasattr(config, k))
+    if not unknown:
+        return None
+    import difflib
+
+    close = [m for k in unknown for m in difflib.get_close_matches(k, [a for a in dir(config) if a[0] != "_"], 1)]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return f"{algo} has no hyperparameter {', '.join(unknown)}{hint} (RLlib's {type(config).__name__})."
 
 
 class Session:
@@ -95,11 +118,46 @@ class Session:
         self.algo = _config(spec).build_algo()
         self.iteration = self.env_steps = 0
 
+    @staticmethod
+    def check_hyperparameters(params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
+        """One line naming unknown RLlib hyperparameters, or None; imports RLlib's config classes, starts no Ray."""
+        from ray.rllib.algorithms.appo import APPOConfig
+        from ray.rllib.algorithms.dqn import DQNConfig
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        config = {"ppo": PPOConfig, "appo": APPOConfig, "dqn": DQNConfig}[params["algo"]]()
+        return _unknown_hyperparameters(params["algo"], config, hyperparameters)
+
+    @classmethod
+    def create(cls, params: Mapping[str, Any], *, env: str, table: Mapping[str, float],
+               hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
+               resources: Mapping[str, Any]) -> Session:
+        """The league scheduler's entry point (it knows the algorithm only through its registration)."""
+        return cls(TrainSpec(env=env, algo=params["algo"], table=table, hyperparameters=hyperparameters,
+                             hidden=tuple(hidden), seed=seed, resources=Resources(**resources)))
+
+    def save(self, path: Any) -> None:
+        """A full RLlib checkpoint (module, optimizer, connectors) to resume training from."""
+        import json
+        from pathlib import Path
+
+        self.algo.save_to_path(str(Path(path).resolve()))  # RLlib wants an absolute path
+        (Path(path) / "arena.json").write_text(json.dumps({"iteration": self.iteration, "env_steps": self.env_steps}))
+
+    def load(self, path: Any) -> None:
+        """Resume from a checkpoint written by save()."""
+        import json
+        from pathlib import Path
+
+        self.algo.restore_from_path(str(Path(path).resolve()))
+        counters = json.loads((Path(path) / "arena.json").read_text())
+        self.iteration, self.env_steps = int(counters["iteration"]), int(counters["env_steps"])
+
     def train(self) -> dict[str, Any]:
         """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call."""
         result = self.algo.train()
         self.iteration += 1
-        self.env_steps = int(result["env_runners"].get("num_env_steps_sampled_lifetime", 0))
+        self.env_steps += int(result["env_runners"].get("num_env_steps_sampled", 0))
         outcomes: dict[str, list[float]] = {}
         for per_runner in self._foreach_env(lambda env: env.take_outcomes()):
             for opponent, score in per_runner:
@@ -120,7 +178,7 @@ class Session:
 
         module = self.module()
         hidden = list(self.spec.hidden)
-        weights = snapshot.actor_state_dict(module.state_dict(), hidden)
+        weights = snapshot.actor_state_dict(module.state_dict(), hidden, SNAPSHOT_LAYERS[self.spec.algo])
         meta = {"env": self.env_id, "algo": self.spec.algo,
                 "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
                 "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
@@ -140,7 +198,7 @@ class Session:
         state = self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE]
         if list(meta["hidden"]) != hidden:
             raise snapshot.SnapshotError(f"Snapshot {folder} has hidden layers {meta['hidden']}, this learner {hidden}.")
-        mapped = snapshot.actor_state_dict({k: k for k in state}, hidden)  # snapshot layer -> module key
+        mapped = snapshot.actor_state_dict({k: k for k in state}, hidden, SNAPSHOT_LAYERS[self.spec.algo])  # snapshot layer -> module key
         for layer, key in mapped.items():
             value = net.state_dict()[layer].numpy()
             if np.shape(state[key]) != value.shape:
@@ -181,3 +239,5 @@ def register_algorithms(register):
              description="PPO (RLlib new API stack) with action masking.")
     register("appo", "arena.plugins.rllib_algorithms:Session", params={"algo": "appo"},
              description="APPO, asynchronous high-throughput PPO (RLlib new API stack) with action masking.")
+    register("dqn", "arena.plugins.rllib_algorithms:Session", params={"algo": "dqn"},
+             description="DQN (double, dueling; RLlib new API stack) with masked Q-values and exploration.")
