@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "arena.plugins.snapshot",
     "arena.plugins.rllib_algorithms",
     "arena.plugins.rllib_train",
+    "arena.plugins.matchmakers",
 )
 
 BLOCK_ENV_VAR = "ARENA_BLOCK_PLUGINS"
