@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from arena.cli_league import league_group
 from arena.cli_store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError, UsageError
 from arena.output import print_json, print_table, stderr_console
@@ -226,6 +227,7 @@ def _print_standings(doc: dict[str, Any], single: bool) -> None:
 
 for _command in STORE_COMMANDS:
     cli.add_command(_command)
+cli.add_command(league_group)
 
 
 def build_cli(reg: Registry) -> click.Group:

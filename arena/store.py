@@ -207,6 +207,12 @@ class Store:
             with self._writing():
                 migrations.apply(self.db)  # sqlite-utils nests each migration in a savepoint of this transaction
 
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT) for state kept beside the matches, e.g. a league's."""
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only.")
+        return self._writing()
+
     @contextlib.contextmanager
     def _writing(self, *, commit: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds SQLite's write lock from the start (others wait up to the busy timeout)."""
@@ -359,6 +365,53 @@ class Store:
         row.update({k: (json.dumps(v) if k == "params" else v) for k, v in fields.items()})
         with self.db.atomic():
             self.db["players"].upsert(row, pk="id")
+
+
+
+@migrations()
+def m002_leagues(db: sqlite_utils.Database) -> None:
+    db.executescript("""
+    CREATE TABLE leagues (
+        name TEXT PRIMARY KEY,
+        env TEXT NOT NULL,
+        file TEXT NOT NULL,             -- the league file's path and text when it last (re)started
+        config TEXT NOT NULL,
+        status TEXT NOT NULL,           -- 'running' | 'stopped' | 'finished'
+        stop_reason TEXT,
+        elapsed_s REAL NOT NULL DEFAULT 0,  -- wall time over all runs, for the minutes stop rule
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE league_members (       -- the pool: learners, frozen snapshots with lineage, fixed players
+        league TEXT NOT NULL REFERENCES leagues(name),
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,             -- 'learner' | 'snapshot' | 'fixed'
+        learner TEXT, role TEXT,
+        round INTEGER NOT NULL DEFAULT 0,
+        parent TEXT,
+        iteration INTEGER NOT NULL DEFAULT 0,
+        steps INTEGER NOT NULL DEFAULT 0,
+        policy TEXT,                    -- what plays a learner: its latest frozen copy
+        active INTEGER NOT NULL DEFAULT 1,  -- 0: a snapshot past max_pool, rated but out of matchmaking
+        PRIMARY KEY (league, id)
+    );
+    CREATE TABLE league_rounds (        -- phase 'trained' is committed before evaluation, 'done' after it
+        league TEXT NOT NULL REFERENCES leagues(name),
+        round INTEGER NOT NULL,
+        phase TEXT NOT NULL,
+        summary TEXT NOT NULL,          -- JSON: opponent tables, training scores, evaluation scores, snapshots
+        at TEXT NOT NULL,
+        PRIMARY KEY (league, round)
+    );
+    CREATE TABLE league_payoff (        -- decayed training scores of each learner against each opponent
+        league TEXT NOT NULL REFERENCES leagues(name),
+        learner TEXT NOT NULL,
+        opponent TEXT NOT NULL,
+        score REAL NOT NULL,
+        games REAL NOT NULL,
+        PRIMARY KEY (league, learner, opponent)
+    );
+    """)
 
 
 def _explain(error: sqlite3.DatabaseError, where: str) -> StoreError:

@@ -1,0 +1,146 @@
+"""`arena league validate|run|status|list`: leagues defined in TOML files, run, resumed and inspected."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arena.cli_store import db_option, open_store, output_options
+from arena.output import emit, print_json
+
+
+@click.group("league")
+def league_group() -> None:
+    """Leagues: learners improving against a growing, rated pool, defined in leagues/*.toml."""
+
+
+@league_group.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def validate_cmd(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Check league FILES without running anything; every problem is one line FILE: KEY: what is wrong."""
+    from arena.config import LeagueConfigError, load
+
+    bad = 0
+    for path in files:
+        try:
+            league = load(path, ctx.find_root().obj)
+        except LeagueConfigError as e:
+            bad += 1
+            for line in e.problems:
+                click.echo(line, err=True)
+            continue
+        roles = ", ".join(f"{x.name} ({x.algo}, {x.role})" for x in league.learners)
+        click.echo(f"{path}: ok: league {league.name} on {league.env}; learners {roles}; "
+                   f"{len(league.fixed)} fixed players")
+    if bad:
+        sys.exit(2)
+
+
+@league_group.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--resume", is_flag=True, help="Continue the league from the store and the learners' checkpoints.")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+              help="Where learner checkpoints go (RUN_DIR/NAME/checkpoints).")
+@db_option
+@click.pass_context
+def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path: str) -> None:
+    """Run the league in FILE round after round until a stop rule fires; Ctrl-C stops after the current round.
+
+    Example: arena league run leagues/connect_four.toml
+    """
+    from arena.config import LeagueConfigError, load
+    from arena.scheduler import Scheduler
+
+    reg = ctx.find_root().obj
+    try:
+        league = load(file, reg)
+    except LeagueConfigError as e:
+        for line in e.problems:
+            click.echo(line, err=True)
+        sys.exit(2)
+    learners = ", ".join(f"{x.name} ({x.algo}, {x.role})" for x in league.learners)
+    click.echo(f"League {league.name} on {league.env}: learners {learners}; fixed: {', '.join(league.fixed) or '-'}; "
+               f"store {db_path}. Ctrl-C stops after the current round.", err=True)
+    with open_store(db_path) as store:
+        reason = Scheduler(league, store, reg, run_dir=run_dir, resume=resume,
+                           echo=lambda line: click.echo(line, err=True)).run()
+        rows = _status(store, league.name)
+    verb = "Interrupted" if reason == "interrupted" else "Finished"
+    click.echo(f"{verb} ({reason}) after round {rows['rounds']}, {rows['elapsed_min']:.1f} min"
+               + (f"; continue with: arena league run {file} --resume" if reason == "interrupted" else "") + ".",
+               err=True)
+    _print_status(rows)
+
+
+def _status(store: Any, name: str) -> dict[str, Any]:
+    from arena import league_state as state
+    from arena.errors import UnknownIdError
+
+    row = state.get(store, name)
+    if row is None:
+        raise UnknownIdError("league", name, state.names(store), "arena league list")
+    rounds = state.rounds(store, name)
+    pool = state.pool(store, name, active_only=False)
+    ratings = {p: (mu, s, g) for p, mu, s, g in store.db.execute(
+        "SELECT player, mu, sigma, games FROM ratings WHERE env = ?", [row["env"]])}
+    matches = store.db.execute("SELECT count(*) FROM matches WHERE league = ?", [name]).fetchone()[0]
+    members = []
+    for m in pool.members:
+        mu, sigma, games = ratings.get(m.plays_as or "", (None, None, 0))
+        members.append({"id": m.id, "kind": m.kind, "role": m.role, "round": m.round, "plays_as": m.plays_as,
+                        "iteration": m.iteration, "steps": m.steps, "parent": m.parent,
+                        "rating": None if mu is None else round(mu - 3 * sigma, 2), "games": games})
+    last = rounds[-1] if rounds else {}
+    return {"league": name, "env": row["env"], "status": row["status"], "stop_reason": row["stop_reason"],
+            "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
+            "elapsed_min": round(row["elapsed_s"] / 60, 2), "matches": matches, "file": row["file"],
+            "last_round": last, "members": members}
+
+
+def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
+    if fmt == "json":
+        return print_json(doc)
+    click.echo(f"League {doc['league']} ({doc['env']}): {doc['status']}"
+               + (f" ({doc['stop_reason']})" if doc["stop_reason"] else "")
+               + f"; {doc['rounds']} rounds done" + (", one more trained and in evaluation" if doc["in_progress"] else "")
+               + f"; {doc['elapsed_min']:.1f} min; {doc['matches']} evaluation games stored.")
+    rows = sorted(doc["members"], key=lambda m: -(m["rating"] if m["rating"] is not None else -1e9))
+    emit(rows, [("member", lambda m: m["id"]), ("kind", lambda m: m["kind"]), ("role", lambda m: m["role"] or ""),
+                ("plays as", lambda m: m["plays_as"] or "-"), ("iteration", lambda m: m["iteration"] or ""),
+                ("rating", lambda m: "" if m["rating"] is None else f"{m['rating']:.1f}"),
+                ("games", lambda m: m["games"])], fmt, title="Pool", right=("iteration", "rating", "games"))
+
+
+@league_group.command("status")
+@click.argument("name")
+@output_options
+@db_option
+def status_cmd(name: str, fmt: str, db_path: str) -> None:
+    """Where league NAME stands: rounds, time, the pool with ratings, the last round's scores."""
+    with open_store(db_path) as store:
+        doc = _status(store, name)
+    if fmt == "csv":
+        fmt = "table"
+    _print_status(doc, fmt)
+    if fmt == "table" and doc["last_round"].get("evaluation"):
+        for learner, scores in doc["last_round"]["evaluation"].items():
+            click.echo(f"last evaluation, {learner}: " + "  ".join(f"{o} {s:.2f}" for o, s in scores.items()))
+
+
+@league_group.command("list")
+@output_options
+@db_option
+def list_cmd(fmt: str, db_path: str) -> None:
+    """Leagues in the store."""
+    from arena import league_state as state
+
+    with open_store(db_path) as store:
+        rows = [_status(store, name) for name in state.names(store)]
+    for r in rows:
+        r.pop("members"), r.pop("last_round")
+    emit(rows, [("league", lambda r: r["league"]), ("env", lambda r: r["env"]), ("status", lambda r: r["status"]),
+                ("rounds", lambda r: r["rounds"]), ("minutes", lambda r: f"{r['elapsed_min']:.1f}"),
+                ("matches", lambda r: r["matches"])], fmt, title="Leagues", right=("rounds", "minutes", "matches"))

@@ -1,0 +1,309 @@
+"""League files (`leagues/*.toml`): parsing and validation that reports every problem before anything starts.
+
+Each problem is one line, `FILE: KEY: what is wrong (did you mean ...)`. Ids are checked against the plugins'
+registries (games, policies, algorithms, matchmakers), so a bad league never reaches Ray.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ArenaError
+from .pool import ROLES
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SCHEMA: dict[str, set[str]] = {
+    "": {"name", "env", "seed", "description", "learners", "fixed", "matchmaking", "snapshots", "evaluation",
+         "stop", "round", "resources", "payoff_decay"},
+    "learners": {"name", "algo", "role", "hidden", "hyperparameters"},
+    "fixed": {"policy", "params"},
+    "snapshots": {"every", "win_rate", "against", "max_pool"},
+    "evaluation": {"games", "snapshots"},
+    "stop": {"rounds", "minutes", "win_rate", "rating"},
+    "stop.win_rate": {"player", "at_least", "learner"},
+    "round": {"iterations"},
+    "resources": {"num_env_runners", "num_envs_per_env_runner", "num_learners", "num_gpus_per_learner", "address"},
+}
+DEFAULT_MATCHMAKER = {"main": "pfsp", "main_exploiter": "alphastar", "league_exploiter": "alphastar"}
+
+
+class LeagueConfigError(ArenaError):
+    """A league file has problems; `problems` holds one line each."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Learner:
+    name: str
+    algo: str = "ppo"
+    role: str = "main"
+    hidden: tuple[int, ...] = (128, 128)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class League:
+    """A validated league file."""
+
+    path: Path
+    text: str  # the file as read, kept in the store so a resume can tell the league was edited
+    name: str
+    env: str
+    seed: int
+    learners: tuple[Learner, ...]
+    fixed: tuple[str, ...]  # policy specs
+    matchmaking: dict[str, tuple[str, dict[str, Any]]]  # role -> (matchmaker id, params)
+    iterations_per_round: int = 1
+    snapshot_every: int | None = None  # iterations
+    snapshot_win_rate: float | None = None
+    snapshot_against: tuple[str, ...] = ()
+    max_pool: int = 16  # snapshots per learner kept as opponents (older ones stay rated, out of matchmaking)
+    eval_games: int = 20  # per pair per round
+    eval_snapshots: int = 3  # most recent pool snapshots each learner's copy also plays each round
+    stop_rounds: int | None = None
+    stop_minutes: float | None = None
+    stop_win_rate: tuple[str, str, float] | None = None  # (learner, player, at least)
+    stop_rating: float | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+    payoff_decay: float = 0.99
+
+    def learner(self, name: str) -> Learner:
+        return next(x for x in self.learners if x.name == name)
+
+
+def _suggest(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    """Collects problems as `file: key: message` lines while values are read."""
+
+    def __init__(self, path: Path):
+        self.path, self.problems = path, []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.path}: {key or '(top level)'}: {message}")
+
+    def keys(self, table: Any, section: str, prefix: str) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            self.add(prefix, f"must be a table, got {type(table).__name__}")
+            return {}
+        for key in table:
+            if key not in SCHEMA[section]:
+                self.add(f"{prefix}.{key}" if prefix else key,
+                         f"unknown key{_suggest(key, SCHEMA[section])}; allowed: {', '.join(sorted(SCHEMA[section]))}")
+        return table
+
+    def typed(self, table: dict[str, Any], key: str, prefix: str, kind: type | tuple[type, ...], default: Any = None,
+              *, low: float | None = None, high: float | None = None) -> Any:
+        if key not in table:
+            return default
+        value, where = table[key], f"{prefix}.{key}" if prefix else key
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            self.add(where, f"must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+            return default
+        if low is not None and value < low or high is not None and value > high:
+            bounds = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+            self.add(where, f"must be {bounds}, got {value!r}")
+            return default
+        return value
+
+
+def load(path: str | Path, registry: Any = None) -> League:
+    """Read and validate a league file; raises LeagueConfigError listing every problem."""
+    from .registry import Registry, format_spec
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise LeagueConfigError([f"{path}: cannot read the league file ({e.strerror or e})."]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise LeagueConfigError([f"{path}: not valid TOML: {e}"]) from None
+    reg = registry or Registry()
+    c = _Checker(path)
+    c.keys(raw, "", "")
+    name = c.typed(raw, "name", "", str)
+    if name is None:
+        c.add("name", "is required: a short id such as 'connect_four'")
+    elif not NAME.match(name):
+        c.add("name", f"{name!r} may hold only letters, digits, '_', '.' and '-'")
+    env, game = c.typed(raw, "env", "", str), None
+    if env is None:
+        c.add("env", "is required: a game id such as 'openspiel/connect_four' (arena envs)")
+    else:
+        try:
+            game = reg.make_game(env)
+        except ArenaError as e:
+            c.add("env", str(e))
+    seed = c.typed(raw, "seed", "", int, 0)
+
+    learners: list[Learner] = []
+    raw_learners = raw.get("learners", [])
+    if not isinstance(raw_learners, list) or not raw_learners:
+        c.add("learners", "needs at least one [[learners]] table (name, algo, role)")
+        raw_learners = []
+    for i, item in enumerate(raw_learners):
+        p = f"learners[{i}]"
+        item = c.keys(item, "learners", p)
+        lname = c.typed(item, "name", p, str)
+        if lname is None:
+            c.add(f"{p}.name", "is required")
+        elif not NAME.match(lname) or lname in {x.name for x in learners}:
+            c.add(f"{p}.name", f"{lname!r} must be unique and hold only letters, digits, '_', '.' and '-'")
+        algo = c.typed(item, "algo", p, str, "ppo")
+        try:
+            reg.resolve("algorithm", algo)
+        except ArenaError as e:
+            c.add(f"{p}.algo", str(e))
+        role = c.typed(item, "role", p, str, "main")
+        if role not in ROLES:
+            c.add(f"{p}.role", f"{role!r} is not a role{_suggest(role, ROLES)}; roles: {', '.join(ROLES)}")
+        hidden = c.typed(item, "hidden", p, list, [128, 128])
+        if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+            c.add(f"{p}.hidden", f"must be a list of positive layer sizes such as [128, 128], got {hidden!r}")
+            hidden = [128, 128]
+        hp = c.typed(item, "hyperparameters", p, dict, {})
+        learners.append(Learner(lname or f"learner{i}", algo, role, tuple(hidden), hp))
+    if game is not None and learners and game.info.observation_space is None:
+        c.add("env", f"{game.info.env_id} has no observation space, so no learner can train on it")
+
+    fixed: list[str] = []
+    for i, item in enumerate(raw.get("fixed", []) if isinstance(raw.get("fixed", []), list) else []):
+        p = f"fixed[{i}]"
+        item = c.keys(item, "fixed", p)
+        policy = c.typed(item, "policy", p, str)
+        if policy is None:
+            c.add(f"{p}.policy", "is required: a policy id such as 'random' (arena policies)")
+            continue
+        spec = format_spec(policy, c.typed(item, "params", p, dict, {})) if item.get("params") else policy
+        try:
+            bound = reg.make_policy(spec)
+            if game is not None:
+                bound.check(game.info)
+            fixed.append(reg.player_id(spec))
+        except ArenaError as e:
+            c.add(f"{p}.policy", str(e))
+    if not isinstance(raw.get("fixed", []), list):
+        c.add("fixed", "must be a list of [[fixed]] tables with a 'policy' key")
+
+    matchmaking: dict[str, tuple[str, dict[str, Any]]] = {}
+    raw_mm = c.typed(raw, "matchmaking", "", dict, {})
+    for role, table in raw_mm.items():
+        p = f"matchmaking.{role}"
+        if role not in ROLES:
+            c.add(p, f"{role!r} is not a role{_suggest(role, ROLES)}; roles: {', '.join(ROLES)}")
+            continue
+        if not isinstance(table, dict):
+            c.add(p, "must be a table with a 'matchmaker' key and its parameters")
+            continue
+        matchmaking[role] = _matchmaker(c, reg, p, dict(table))
+    for role in {x.role for x in learners} - set(matchmaking):
+        matchmaking[role] = (DEFAULT_MATCHMAKER.get(role, "pfsp"), {})
+
+    targets = set(fixed) | {x.name for x in learners}
+    snaps = c.keys(raw.get("snapshots", {}), "snapshots", "snapshots")
+    every = c.typed(snaps, "every", "snapshots", int, None, low=1)
+    win_rate = c.typed(snaps, "win_rate", "snapshots", (float, int), None, low=0, high=1)
+    against = c.typed(snaps, "against", "snapshots", list, [])
+    for i, target in enumerate(against):
+        if target not in targets:
+            c.add(f"snapshots.against[{i}]", f"{target!r} is not a fixed player or learner of this league"
+                  f"{_suggest(str(target), targets)}")
+    if win_rate is not None and not against:
+        c.add("snapshots.against", "names the players a win_rate is measured against, e.g. ['random']")
+    if every is None and win_rate is None and "snapshots" in raw:
+        c.add("snapshots", "needs 'every' (iterations), 'win_rate' with 'against', or both")
+    max_pool = c.typed(snaps, "max_pool", "snapshots", int, 16, low=1)
+
+    ev = c.keys(raw.get("evaluation", {}), "evaluation", "evaluation")
+    eval_games = c.typed(ev, "games", "evaluation", int, 20, low=0)
+    eval_snapshots = c.typed(ev, "snapshots", "evaluation", int, 3, low=0)
+    iterations = c.typed(c.keys(raw.get("round", {}), "round", "round"), "iterations", "round", int, 1, low=1)
+
+    stop = c.keys(raw.get("stop", {}), "stop", "stop")
+    rounds = c.typed(stop, "rounds", "stop", int, None, low=1)
+    minutes = c.typed(stop, "minutes", "stop", (float, int), None, low=0.01)
+    rating = c.typed(stop, "rating", "stop", (float, int), None)
+    stop_win = None
+    if "win_rate" in stop:
+        w = c.keys(stop["win_rate"], "stop.win_rate", "stop.win_rate")
+        player = c.typed(w, "player", "stop.win_rate", str)
+        at_least = c.typed(w, "at_least", "stop.win_rate", (float, int), None, low=0, high=1)
+        who = c.typed(w, "learner", "stop.win_rate", str, learners[0].name if learners else "")
+        if player not in targets:
+            c.add("stop.win_rate.player", f"{player!r} is not a fixed player or learner{_suggest(str(player), targets)}")
+        if who not in {x.name for x in learners}:
+            c.add("stop.win_rate.learner", f"{who!r} is not a learner of this league")
+        if at_least is None:
+            c.add("stop.win_rate.at_least", "is required: the score to reach, e.g. 0.8")
+        stop_win = (who, player or "", float(at_least or 0))
+    if not any(x is not None for x in (rounds, minutes, rating, stop_win)):
+        c.add("stop", "needs at least one of rounds, minutes, win_rate or rating, or the league never ends")
+    if eval_games == 0 and (stop_win or win_rate is not None):
+        c.add("evaluation.games", "must be above 0: win-rate rules are measured with evaluation games")
+
+    res = c.keys(raw.get("resources", {}), "resources", "resources")
+    resources = {k: c.typed(res, k, "resources", int, None, low=0 if k != "num_envs_per_env_runner" else 1)
+                 for k in ("num_env_runners", "num_envs_per_env_runner", "num_learners") if k in res}
+    if "num_gpus_per_learner" in res:
+        resources["num_gpus_per_learner"] = c.typed(res, "num_gpus_per_learner", "resources", (float, int), 0, low=0)
+    if res.get("address"):
+        resources["address"] = c.typed(res, "address", "resources", str)
+    decay = c.typed(raw, "payoff_decay", "", (float, int), 0.99, low=0, high=1)
+
+    if not c.problems:
+        for i, learner in enumerate(learners):  # the algorithm plugin knows its hyperparameters (no Ray started)
+            check = getattr(reg.resolve("algorithm", learner.algo).load(), "check_hyperparameters", None)
+            problem = check and check(reg.resolve("algorithm", learner.algo).params, learner.hyperparameters)
+            if problem:
+                c.add(f"learners[{i}].hyperparameters", problem)
+    if c.problems:
+        raise LeagueConfigError(c.problems)
+    return League(path=path, text=text, name=name, env=game.info.env_id if game else env, seed=seed,
+                  learners=tuple(learners), fixed=tuple(fixed), matchmaking=matchmaking,
+                  iterations_per_round=iterations, snapshot_every=every,
+                  snapshot_win_rate=float(win_rate) if win_rate is not None else None,
+                  snapshot_against=tuple(against), max_pool=max_pool, eval_games=eval_games,
+                  eval_snapshots=eval_snapshots, stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
+                  stop_rating=rating, resources=resources, payoff_decay=float(decay))
+
+
+def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    mm = table.pop("matchmaker", None)
+    if not isinstance(mm, str):
+        c.add(f"{prefix}.matchmaker", "is required: a matchmaker id (arena matchmakers)")
+        return "uniform", {}
+    try:
+        registration = reg.resolve("matchmaker", mm)
+    except ArenaError as e:
+        c.add(f"{prefix}.matchmaker", str(e))
+        return mm, table
+    allowed = set(registration.params) | {"max_opponents"}
+    for key in table:
+        if key not in allowed:
+            c.add(f"{prefix}.{key}", f"{mm} has no parameter {key!r}{_suggest(key, allowed)}; "
+                  f"parameters: {', '.join(sorted(allowed))}")
+    params = {**registration.params, **table}
+    try:  # a dry call on an empty pool checks the parameters' values (e.g. an unknown weighting)
+        import numpy as np
+
+        from .pool import LEARNER, Member, Payoff, Pool
+
+        registration.load()(Member("learner", LEARNER), Pool(), Payoff(), {}, np.random.default_rng(0), **params)
+    except (ValueError, TypeError) as e:
+        c.add(prefix, f"{mm}: {e}")
+    return registration.id, params

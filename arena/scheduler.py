@@ -1,0 +1,276 @@
+"""The league loop: matchmaking, training, evaluation, snapshot rules and stop criteria, round after round.
+
+The scheduler owns all league state and keeps it in the store (arena.league_state); learners are reached only
+through their algorithm plugin (`create`, `train`, `set_table`, `snapshot`, `save`, `load`, `stop`), so this
+module imports neither ray nor torch. Each round:
+
+  1. matchmaking: each learner's matchmaker turns (pool, payoff, ratings, rng) into an opponent table;
+  2. training: `iterations` RLlib iterations per learner; episode outcomes feed the decayed payoff table;
+  3. each learner is frozen (a rated copy) and checkpointed; phase 'trained' is committed;
+  4. evaluation: each copy plays the fixed players, the other learners' copies and recent pool snapshots;
+     games are stored with their rating updates as they finish;
+  5. snapshot rules promote copies into the pool; phase 'done' is committed; stop criteria are checked.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import league_state as state
+from .config import League
+from .errors import ArenaError
+from .pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
+from .settings import snapshots_dir
+
+
+def round_rng(seed: int, round_: int, what: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"{seed}/{round_}/{what}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def eval_seed(seed: int, round_: int, a: str, b: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}/{round_}/{a}/{b}".encode()).digest()[:4], "little")
+
+
+class Scheduler:
+    def __init__(self, league: League, store: Any, registry: Any, *, run_dir: Path, resume: bool = False,
+                 echo: Callable[[str], None] = print):
+        self.league, self.store, self.reg, self.echo = league, store, registry, echo
+        self.run_dir = Path(run_dir) / league.name
+        self.resume = resume
+        self.sessions: dict[str, Any] = {}
+        self.stop_requested = False
+
+    # -- names and paths ---------------------------------------------------------------------------
+    def copy_name(self, learner: str, round_: int) -> str:
+        return f"{self.league.name}-{learner}-r{round_:03d}"
+
+    def checkpoint(self, learner: str, round_: int) -> Path:
+        return self.run_dir / "checkpoints" / learner / f"r{round_:03d}"
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def run(self) -> str:
+        lg = self.league
+        members = [Member(f, FIXED) for f in lg.fixed]
+        members += [Member(x.name, LEARNER, learner=x.name, role=x.role) for x in lg.learners]
+        row = state.start(self.store, lg, members, resume=self.resume)
+        self.elapsed = float(row.get("elapsed_s") or 0.0)
+        done = state.rounds_done(self.store, lg.name)
+        if self.resume and done:
+            self.echo(f"Resuming league {lg.name} after round {done} ({self.elapsed / 60:.1f} min so far).")
+        self._last = time.monotonic()
+        reason = self._stop_reason(done)
+        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            self._start_learners(done)
+            self._last = time.monotonic()
+            while reason is None:
+                round_ = done + 1
+                self._round(round_)
+                done = round_
+                reason = self._stop_reason(done) or ("interrupted" if self.stop_requested else None)
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            for session in self.sessions.values():
+                session.stop()
+        status = "stopped" if reason == "interrupted" else "finished"
+        state.finish(self.store, lg.name, status, reason or "", self.elapsed)
+        return reason or ""
+
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        self.echo("Stopping after this round (Ctrl-C again stops now; --resume continues either way).")
+
+    def _start_learners(self, done: int) -> None:
+        """Build every learner; on resume, load each one's checkpoint of the last round that was trained."""
+        lg = self.league
+        trained = done + 1 if state.round_phase(self.store, lg.name, done + 1) == "trained" else done
+        for x in lg.learners:
+            registration = self.reg.resolve("algorithm", x.algo)
+            self.sessions[x.name] = registration.load().create(
+                registration.params, env=lg.env, table={SELF: 1.0}, hyperparameters=x.hyperparameters,
+                hidden=x.hidden, seed=lg.seed + len(self.sessions), resources=lg.resources)
+            if trained:
+                path = self.checkpoint(x.name, trained)
+                if not path.is_dir():
+                    raise ArenaError(f"League {lg.name}: learner {x.name}'s checkpoint of round {trained} is missing "
+                                     f"({path}). Restore the folder or start the league under another name.")
+                self.sessions[x.name].load(path)
+
+    def _tick(self) -> float:
+        """Add the wall time since the last tick to the league's total (kept across runs for the minutes rule)."""
+        now = time.monotonic()
+        self.elapsed += now - self._last
+        self._last = now
+        return self.elapsed
+
+    def _round(self, r: int) -> None:
+        lg = self.league
+        if state.round_phase(self.store, lg.name, r) != "trained":
+            self._train(r)
+        summary = next(x for x in state.rounds(self.store, lg.name) if x["round"] == r)
+        scores = self._evaluate(r)
+        joined, retired = self._snapshot_rules(r, scores)
+        summary.update(evaluation=scores, joined=[m.id for m in joined])
+        for key in ("round", "phase", "at"):
+            summary.pop(key, None)
+        state.commit_done(self.store, lg.name, r, summary, joined, retired, self._tick())
+        self._report(r, summary)
+
+    def _train(self, r: int) -> None:
+        lg = self.league
+        pool = state.pool(self.store, lg.name)
+        payoff = state.payoff(self.store, lg.name, lg.payoff_decay)
+        ratings = self._ratings()
+        tables, outcomes = {}, {}
+        for x in lg.learners:  # matchmaking sees the pool as it was when the round began
+            me = pool.get(x.name)
+            mm_id, params = lg.matchmaking[x.role]
+            table = self.reg.resolve("matchmaker", mm_id).load()(me, pool, payoff, ratings,
+                                                                  round_rng(lg.seed, r, x.name), **params)
+            tables[x.name] = table or {SELF: 1.0}
+        for x in lg.learners:
+            session = self.sessions[x.name]
+            session.set_table(tables[x.name])
+            for _ in range(lg.iterations_per_round):
+                for opponent, scores in session.train()["outcomes"].items():
+                    outcomes.setdefault(x.name, {}).setdefault(opponent, []).extend(scores)
+        learners, copies = [], []
+        for x in lg.learners:
+            session, me = self.sessions[x.name], pool.get(x.name)
+            for opponent, scores in outcomes.get(x.name, {}).items():
+                if opponent != SELF:
+                    payoff.update(x.name, opponent, scores)
+            name = self.copy_name(x.name, r)
+            folder = snapshots_dir() / name
+            if folder.exists():  # left by a run killed before this round was committed: never rated, redo it
+                shutil.rmtree(folder)
+            session.snapshot(name, parent=me.policy, directory=folder)
+            path = self.checkpoint(x.name, r)
+            tmp = path.with_name(path.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            session.save(tmp)
+            shutil.rmtree(path, ignore_errors=True)
+            tmp.rename(path)
+            copy_id = f"snapshot/{name}"
+            learners.append(Member(x.name, LEARNER, learner=x.name, role=x.role, round=r, iteration=session.iteration,
+                                   steps=session.env_steps, policy=copy_id, parent=me.policy))
+            copies.append({"id": copy_id, "env": lg.env, "parent": me.policy, "iteration": session.iteration,
+                           "steps": session.env_steps, "checkpoint": str(folder)})
+        summary = {"tables": tables, "training": {k: {o: [float(np.mean(s)), len(s)] for o, s in v.items()}
+                                                  for k, v in outcomes.items()},
+                   "learners": {m.id: {"iteration": m.iteration, "steps": m.steps, "copy": m.policy} for m in learners}}
+        state.commit_trained(self.store, lg.name, r, summary, learners, copies, payoff, self._tick())
+        self._prune_checkpoints(r)
+
+    def _prune_checkpoints(self, r: int) -> None:
+        for x in self.league.learners:
+            for old in (self.checkpoint(x.name, r).parent).glob("r*"):
+                if old.name not in (f"r{r:03d}", f"r{r - 1:03d}"):
+                    shutil.rmtree(old, ignore_errors=True)
+
+    def _ratings(self) -> dict[str, tuple[float, float]]:
+        rows = self.store.db.execute("SELECT player, mu, sigma FROM ratings WHERE env = ?", [self.league.env])
+        return {p: (mu, sigma) for p, mu, sigma in rows}
+
+    def _evaluate(self, r: int) -> dict[str, dict[str, float]]:
+        """Each learner's copy against the fixed players, the other copies and recent pool snapshots (rated)."""
+        from .evaluation import Recorder
+        from .match import play_match
+        from .stats import standings
+
+        lg = self.league
+        if lg.eval_games == 0:
+            return {}
+        pool = state.pool(self.store, lg.name)
+        seats = self.reg.make_game(lg.env).info.num_seats
+        scores: dict[str, dict[str, float]] = {}
+        with Recorder(self.store, league=lg.name) as recorder:
+            for x in lg.learners:
+                me = pool.get(x.name).policy
+                others = [m.plays_as for m in pool.fixed()] + [m.policy for m in pool.learners() if m.id != x.name]
+                others += [m.id for m in pool.snapshots()[-lg.eval_snapshots:]] if lg.eval_snapshots else []
+                others = list(dict.fromkeys(o for o in others if o and o != me))
+                for i, opponent in enumerate(others):
+                    players = [me, opponent] + [o for o in others if o != opponent][: seats - 2]
+                    if len(players) < seats:
+                        continue
+                    game = self.reg.make_game(lg.env)
+                    played = list(play_match(game, [self.reg.make_policy(p) for p in players], lg.eval_games,
+                                             eval_seed(lg.seed, r, me, opponent)))
+                    for _, result in played:
+                        recorder.add(result)
+                    scores.setdefault(x.name, {})[opponent] = standings(players, played)[0].score
+        return scores
+
+    def _snapshot_rules(self, r: int, scores: dict[str, dict[str, float]]) -> tuple[list[Member], list[str]]:
+        lg = self.league
+        pool = state.pool(self.store, lg.name)
+        joined, retired = [], []
+        for x in lg.learners:
+            me = pool.get(x.name)
+            mine = pool.snapshots(learner=x.name)
+            since = me.iteration - (mine[-1].iteration if mine else 0)
+            fire = lg.snapshot_every is not None and since >= lg.snapshot_every
+            if lg.snapshot_win_rate is not None:
+                vs = scores.get(x.name, {})
+                targets = [self._plays_as(pool, t) for t in lg.snapshot_against]
+                fire |= all(t in vs and vs[t] >= lg.snapshot_win_rate for t in targets)
+            if fire:
+                joined.append(Member(me.policy, SNAPSHOT, learner=x.name, role=x.role, round=r, parent=me.parent,
+                                     iteration=me.iteration, steps=me.steps))
+                retired += [m.id for m in mine[: max(0, len(mine) + 1 - lg.max_pool)]]
+        return joined, retired
+
+    @staticmethod
+    def _plays_as(pool: Pool, name: str) -> str:
+        member = pool.get(name)
+        return (member.plays_as or name) if member else name
+
+    def _stop_reason(self, done: int) -> str | None:
+        lg = self.league
+        if lg.stop_rounds is not None and done >= lg.stop_rounds:
+            return f"{done} rounds"
+        if lg.stop_minutes is not None and self.elapsed >= lg.stop_minutes * 60:
+            return f"{self.elapsed / 60:.1f} minutes"
+        if not done:
+            return None
+        last = state.rounds(self.store, lg.name)[-1]
+        pool = state.pool(self.store, lg.name)
+        if lg.stop_win_rate is not None:
+            who, player, at_least = lg.stop_win_rate
+            score = last.get("evaluation", {}).get(who, {}).get(self._plays_as(pool, player))
+            if score is not None and score >= at_least:
+                return f"{who} scored {score:.2f} against {player}"
+        if lg.stop_rating is not None:
+            ratings = self._ratings()
+            for m in pool.learners():
+                mu, sigma = ratings.get(m.policy or "", (0.0, 1e9))
+                if mu - 3 * sigma >= lg.stop_rating:
+                    return f"{m.id} rated {mu - 3 * sigma:.1f} (conservative)"
+        return None
+
+    def _report(self, r: int, summary: dict[str, Any]) -> None:
+        lg = self.league
+        head = f"round {r}" + (f"/{lg.stop_rounds}" if lg.stop_rounds else "") + f"  {self.elapsed / 60:.1f} min"
+        self.echo(head)
+        for name, info in summary.get("learners", {}).items():
+            train = "  ".join(f"{o} {s:.2f}" for o, (s, n) in summary.get("training", {}).get(name, {}).items())
+            ev = "  ".join(f"{o} {s:.2f}" for o, s in summary.get("evaluation", {}).get(name, {}).items())
+            self.echo(f"  {name}: it {info['iteration']}, {info['steps']:,} steps | training: {train or '-'}"
+                      f" | evaluation: {ev or '-'}")
+        for snap in summary.get("joined", []):
+            self.echo(f"  snapshot: {snap} joined the pool")
+        top = sorted(self._ratings().items(), key=lambda kv: -(kv[1][0] - 3 * kv[1][1]))[:5]
+        self.echo("  top: " + ", ".join(f"{p} {mu - 3 * s:.1f}" for p, (mu, s) in top))
