@@ -293,11 +293,13 @@ def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tu
         c.add(f"{prefix}.matchmaker", str(e))
         return mm, table
     allowed = set(registration.params) | {"max_opponents"}
-    for key in table:
-        if key not in allowed:
-            c.add(f"{prefix}.{key}", f"{mm} has no parameter {key!r}{_suggest(key, allowed)}; "
-                  f"parameters: {', '.join(sorted(allowed))}")
+    unknown = [key for key in table if key not in allowed]
+    for key in unknown:
+        c.add(f"{prefix}.{key}", f"{mm} has no parameter {key!r}{_suggest(key, allowed)}; "
+              f"parameters: {', '.join(sorted(allowed))}")
     params = {**registration.params, **table}
+    if unknown:
+        return registration.id, params
     try:  # a dry call on an empty pool checks the parameters' values (e.g. an unknown weighting)
         import numpy as np
 

@@ -96,8 +96,8 @@ def commit_trained(store: Any, name: str, round_: int, summary: dict[str, Any], 
     """After training: the learners' new state and frozen copies, the payoff table, phase 'trained'."""
     with store.transaction() as conn:
         for m in learners:
-            conn.execute("UPDATE league_members SET round = ?, iteration = ?, steps = ?, policy = ? "
-                         "WHERE league = ? AND id = ?", [m.round, m.iteration, m.steps, m.policy, name, m.id])
+            conn.execute("UPDATE league_members SET round = ?, iteration = ?, steps = ?, policy = ?, parent = ? "
+                         "WHERE league = ? AND id = ?", [m.round, m.iteration, m.steps, m.policy, m.parent, name, m.id])
         for c in copies:  # the copies are players of the store (rated by evaluation), not yet pool members
             conn.execute("INSERT OR REPLACE INTO players (id, kind, env, parent, iteration, steps, checkpoint, "
                          "created_at) VALUES (?, 'snapshot', ?, ?, ?, ?, ?, ?)",
