@@ -157,7 +157,8 @@ class Session:
         """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call."""
         result = self.algo.train()
         self.iteration += 1
-        self.env_steps += int(result["env_runners"].get("num_env_steps_sampled", 0))
+        sampled = float(result["env_runners"].get("num_env_steps_sampled", 0) or 0)
+        self.env_steps += int(sampled) if sampled == sampled else 0  # NaN when a crashed EnvRunner returned nothing
         outcomes: dict[str, list[float]] = {}
         for per_runner in self._foreach_env(lambda env: env.take_outcomes()):
             for opponent, score in per_runner:
