@@ -165,6 +165,38 @@ def test_dqn_trains_on_real_rllib_and_freezes_a_snapshot_that_acts_like_it(tmp_p
         ray.shutdown()
 
 
+def test_a_crashed_env_runner_is_restarted_and_training_goes_on():
+    import os
+    import signal
+
+    import ray
+
+    from arena.plugins.rllib_algorithms import Resources, Session, TrainSpec
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        s = Session(TrainSpec(env="openspiel/tic_tac_toe", table={"random": 1.0}, hidden=(16,),
+                              hyperparameters={"train_batch_size_per_learner": 128, "minibatch_size": 64,
+                                               "num_epochs": 1},
+                              resources=Resources(num_env_runners=1, num_envs_per_env_runner=2)))
+        s.train()
+        group = s.algo.env_runner_group
+        [pid] = group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False)
+        assert pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)  # the EnvRunner actor's process, started by this test's Ray
+        steps = s.env_steps
+        for _ in range(4):
+            s.train()
+            if group.num_healthy_remote_workers() == 1 and s.env_steps > steps:
+                break
+        assert group.num_healthy_remote_workers() == 1 and s.env_steps > steps
+        [new_pid] = group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False)
+        assert new_pid != pid and s.illegal_actions() == 0
+        s.stop()
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """One tiny PPO session on a local 2-CPU Ray, shared by the tests below; Ray is shut down afterwards."""
@@ -394,34 +426,3 @@ def test_a_frozen_snapshot_can_be_a_training_opponent(session, tmp_path):
     assert spec in result["outcomes"] and session.illegal_actions() == 0
     session.set_table({"random": 1.0})
 
-
-def test_a_crashed_env_runner_is_restarted_and_training_goes_on():
-    import os
-    import signal
-
-    import ray
-
-    from arena.plugins.rllib_algorithms import Resources, Session, TrainSpec
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        s = Session(TrainSpec(env="openspiel/tic_tac_toe", table={"random": 1.0}, hidden=(16,),
-                              hyperparameters={"train_batch_size_per_learner": 128, "minibatch_size": 64,
-                                               "num_epochs": 1},
-                              resources=Resources(num_env_runners=1, num_envs_per_env_runner=2)))
-        s.train()
-        group = s.algo.env_runner_group
-        [pid] = group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False)
-        assert pid != os.getpid()
-        os.kill(pid, signal.SIGKILL)  # the EnvRunner actor's process, started by this test's Ray
-        steps = s.env_steps
-        for _ in range(4):
-            s.train()
-            if group.num_healthy_remote_workers() == 1 and s.env_steps > steps:
-                break
-        assert group.num_healthy_remote_workers() == 1 and s.env_steps > steps
-        [new_pid] = group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False)
-        assert new_pid != pid and s.illegal_actions() == 0
-        s.stop()
-    finally:
-        ray.shutdown()
