@@ -143,9 +143,15 @@ class Scheduler:
         for x in lg.learners:
             session = self.sessions[x.name]
             session.set_table(tables[x.name])
+            self.echo(f"round {r}: {x.name} trains against "
+                      + ", ".join(f"{o} {w:.2f}" for o, w in sorted(tables[x.name].items(), key=lambda kv: -kv[1])))
             for _ in range(lg.iterations_per_round):
+                started, steps = time.monotonic(), session.env_steps
                 for opponent, scores in session.train()["outcomes"].items():
                     outcomes.setdefault(x.name, {}).setdefault(opponent, []).extend(scores)
+                rate = (session.env_steps - steps) / max(time.monotonic() - started, 1e-9)
+                self.echo(f"  {x.name} iteration {session.iteration}: {session.env_steps:,} env steps, "
+                          f"{rate:,.0f} steps/s")
         learners, copies = [], []
         for x in lg.learners:
             session, me = self.sessions[x.name], pool.get(x.name)
@@ -266,7 +272,9 @@ class Scheduler:
         head = f"round {r}" + (f"/{lg.stop_rounds}" if lg.stop_rounds else "") + f"  {self.elapsed / 60:.1f} min"
         self.echo(head)
         for name, info in summary.get("learners", {}).items():
-            train = "  ".join(f"{o} {s:.2f}" for o, (s, n) in summary.get("training", {}).get(name, {}).items())
+            played = sorted(summary.get("training", {}).get(name, {}).items(), key=lambda kv: -kv[1][1])
+            train = "  ".join(f"{o} {s:.2f}" for o, (s, n) in played[:4]) + (
+                f"  (+{len(played) - 4} more)" if len(played) > 4 else "")
             ev = "  ".join(f"{o} {s:.2f}" for o, s in summary.get("evaluation", {}).get(name, {}).items())
             self.echo(f"  {name}: it {info['iteration']}, {info['steps']:,} steps | training: {train or '-'}"
                       f" | evaluation: {ev or '-'}")
