@@ -267,8 +267,9 @@ def load(path: str | Path, registry: Any = None) -> League:
 
     if not c.problems:
         for i, learner in enumerate(learners):  # the algorithm plugin knows its hyperparameters (no Ray started)
-            check = getattr(reg.resolve("algorithm", learner.algo).load(), "check_hyperparameters", None)
-            problem = check and check(reg.resolve("algorithm", learner.algo).params, learner.hyperparameters)
+            registration = reg.resolve("algorithm", learner.algo)
+            check = getattr(registration.load(), "check_hyperparameters", None)
+            problem = check and check(registration.params, learner.hyperparameters)
             if problem:
                 c.add(f"learners[{i}].hyperparameters", problem)
     if c.problems:

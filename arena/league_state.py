@@ -8,7 +8,6 @@ evaluation, whose matches are stored at most once by their ids.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -54,10 +53,7 @@ def start(store: Any, league: Any, members: list[Member], *, resume: bool) -> di
                          "VALUES (?, ?, ?, ?, 'running', ?, ?)",
                          [league.name, league.env, str(league.path), league.text, _now(), _now()])
         for m in members:  # new fixed players and learners join; existing rows keep their state
-            conn.execute("INSERT OR IGNORE INTO league_members (league, id, kind, learner, role, round, parent, "
-                         "iteration, steps, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [league.name, m.id, m.kind, m.learner, m.role, m.round, m.parent, m.iteration, m.steps,
-                          m.policy])
+            _add_member(conn, league.name, m)
         fixed = [m.id for m in members if m.kind == "fixed"]  # players dropped from the file leave matchmaking
         marks = ",".join("?" * len(fixed)) or "NULL"
         conn.execute(f"UPDATE league_members SET active = (id IN ({marks})) WHERE league = ? AND kind = 'fixed'",
@@ -115,16 +111,18 @@ def commit_done(store: Any, name: str, round_: int, summary: dict[str, Any], joi
     """After evaluation: snapshots that joined the pool (and ones past max_pool retired), phase 'done'."""
     with store.transaction() as conn:
         for m in joined:
-            d = asdict(m)
-            conn.execute("INSERT OR IGNORE INTO league_members (league, id, kind, learner, role, round, parent, "
-                         "iteration, steps, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [name, d["id"], d["kind"], d["learner"], d["role"], d["round"], d["parent"],
-                          d["iteration"], d["steps"], d["policy"]])
+            _add_member(conn, name, m)
         for id_ in retired:
             conn.execute("UPDATE league_members SET active = 0 WHERE league = ? AND id = ?", [name, id_])
         conn.execute("UPDATE league_rounds SET phase = 'done', summary = ?, at = ? WHERE league = ? AND round = ?",
                      [json.dumps(summary), _now(), name, round_])
         conn.execute("UPDATE leagues SET elapsed_s = ?, updated_at = ? WHERE name = ?", [elapsed_s, _now(), name])
+
+
+def _add_member(conn: Any, league: str, m: Member) -> None:
+    conn.execute("INSERT OR IGNORE INTO league_members (league, id, kind, learner, role, round, parent, iteration, "
+                 "steps, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 [league, m.id, m.kind, m.learner, m.role, m.round, m.parent, m.iteration, m.steps, m.policy])
 
 
 def finish(store: Any, name: str, status: str, reason: str, elapsed_s: float) -> None:
