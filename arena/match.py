@@ -4,8 +4,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
 
 import numpy as np
 
@@ -101,6 +102,19 @@ def argument_getter(game: Game, seat: int, rng: np.random.Generator, moves: Sequ
     return get
 
 
+@dataclass
+class MoveRequest:
+    """A move the game loop hands to its driver: a batching policy's arguments, answered by an action or a reason."""
+
+    policy: BoundPolicy
+    seat: int
+    args: dict[str, Any]
+
+
+Outcome = Union[int, str]  # an action, or why the seat forfeits
+GameLoop = Generator[MoveRequest, Outcome, MatchResult]
+
+
 def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_moves: bool = False,
               move_timeout: float | None = None, _streams: _Streams | None = None) -> MatchResult:
     """Play one game, policies[i] in seat i. The same seed and policies give the same game.
@@ -108,8 +122,17 @@ def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_
     A policy's failure forfeits its seat. A failure of the game itself gives a result with `error`
     set and no outcome, so a long run goes on and the failure is kept.
     """
+    loop = _play(game, policies, seed, record_moves, move_timeout, _streams, batching=False)
+    return _advance(loop, None, game, policies, seed)  # type: ignore[return-value]  # never asks without batching
+
+
+def _advance(loop: GameLoop, outcome: Outcome | None, game: Game, policies: Sequence[BoundPolicy],
+             seed: int) -> MoveRequest | MatchResult:
+    """Run a game loop to its next request or its result; the game's own failure becomes an error result."""
     try:
-        return _play(game, policies, seed, record_moves, move_timeout, _streams)
+        return next(loop) if outcome is None else loop.send(outcome)
+    except StopIteration as done:
+        return done.value
     except ArenaError:
         raise
     except Exception as e:
@@ -119,7 +142,8 @@ def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_
 
 
 def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: bool, move_timeout: float | None,
-          _streams: _Streams | None) -> MatchResult:
+          _streams: _Streams | None, batching: bool) -> GameLoop:
+    """The game loop. With `batching`, a seat whose policy acts in batches is asked for through a MoveRequest."""
     info = game.info
     n = info.num_seats
     if len(policies) != n:
@@ -135,6 +159,7 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         return argument_getter(game, seat, streams.rngs[seat], moves, legal_now)
 
     acts = []
+    batched = [batching and p.batchable for p in policies]
     for seat, policy in enumerate(policies):
         act, reset = policy.bind(getter(seat))
         acts.append(act)
@@ -155,14 +180,21 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         actions = {}
         for seat in movers:
             legal = legal_now[seat] = legal_actions(seat)
-            try:
-                action = acts[seat]() if move_timeout is None else _call(acts[seat], move_timeout)
-            except _MoveTimeout:
-                forfeits[seat] = f"timed out after {move_timeout}s"
-                continue
-            except Exception as e:
-                forfeits[seat] = f"raised {type(e).__name__}: {e}"
-                continue
+            if batched[seat]:
+                get = getter(seat)
+                action = yield MoveRequest(policies[seat], seat, {k: get(k)() for k in policies[seat].act_call.names})
+                if isinstance(action, str):
+                    forfeits[seat] = action
+                    continue
+            else:
+                try:
+                    action = acts[seat]() if move_timeout is None else _call(acts[seat], move_timeout)
+                except _MoveTimeout:
+                    forfeits[seat] = f"timed out after {move_timeout}s"
+                    continue
+                except Exception as e:
+                    forfeits[seat] = f"raised {type(e).__name__}: {e}"
+                    continue
             if (type(action) is int or isinstance(action, np.integer)) and action in legal:
                 actions[seat] = action if type(action) is int else int(action)
             else:
@@ -183,6 +215,49 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         moves=tuple(moves) if record_moves else None,
         duration_s=time.perf_counter() - started,
     )
+
+
+def play_lockstep(tables: Sequence[tuple[Game, Sequence[BoundPolicy], int]], *, record_moves: bool = False,
+                  move_timeout: float | None = None) -> Iterator[tuple[int, MatchResult]]:
+    """Play several games at once, each (game, policies by seat, seed) on its own Game object; yields (index, result).
+
+    Each turn, the moves every batching policy owes across the games go to its act_batch in one call, so a learned
+    policy runs one forward pass for many boards. A game's moves are those play_game would make with the same
+    seed. A batch that fails or runs past move_timeout times its size forfeits each seat it was asked for.
+    """
+    loops: dict[int, GameLoop] = {}
+    waiting: dict[int, MoveRequest] = {}
+    answers: dict[int, Outcome | None] = {}
+    for i, (game, policies, seed) in enumerate(tables):
+        loops[i] = _play(game, policies, seed, record_moves, move_timeout, None, batching=True)
+        answers[i] = None
+    while answers:
+        for i, outcome in answers.items():
+            game, policies, seed = tables[i]
+            step = _advance(loops[i], outcome, game, policies, seed)
+            if isinstance(step, MatchResult):
+                del loops[i]
+                yield i, step
+            else:
+                waiting[i] = step
+        answers = {}
+        by_policy: dict[int, list[int]] = {}
+        for i, request in waiting.items():
+            by_policy.setdefault(id(request.policy.obj), []).append(i)
+        for games in by_policy.values():
+            policy = waiting[games[0]].policy
+            calls = [waiting[i].args for i in games]
+            budget = None if move_timeout is None else move_timeout * len(calls)
+            try:
+                actions = list(_call(lambda: policy.obj.act_batch(calls), budget))
+                if len(actions) != len(calls):
+                    raise ValueError(f"act_batch returned {len(actions)} actions for {len(calls)} moves")
+                answers.update(zip(games, actions))
+            except _MoveTimeout:
+                answers.update((i, f"batch of {len(calls)} moves timed out after {budget}s") for i in games)
+            except Exception as e:
+                answers.update((i, f"raised {type(e).__name__}: {e}") for i in games)
+        waiting.clear()
 
 
 def seat_order(num_participants: int, index: int) -> tuple[int, ...]:

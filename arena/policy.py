@@ -71,6 +71,8 @@ class BoundPolicy:
         self.act_call = _Call(act)
         self._reset = _Call(obj.reset) if callable(getattr(obj, "reset", None)) else None
         self._check = _Call(obj.check) if callable(getattr(obj, "check", None)) else None
+        # act_batch(calls) -> actions, each call a dict of the arguments act asks for: many games' moves at once
+        self.batchable = callable(getattr(obj, "act_batch", None))
 
     def check(self, game: GameInfo) -> None:
         """Raise IncompatiblePolicyError if this policy cannot play the game."""

@@ -126,16 +126,25 @@ class SnapshotPolicy:
 
     def act(self, observation: Any, action_mask: np.ndarray, game: GameInfo, rng: np.random.Generator,
             history: Sequence[tuple[int, int]], seat: int) -> int:
+        return self.act_batch([{"observation": observation, "action_mask": action_mask, "game": game, "rng": rng,
+                                "history": history, "seat": seat}])[0]
+
+    def act_batch(self, calls: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Moves for many boards in one forward pass (the match runner batches games that wait on this snapshot)."""
         import torch
 
-        x = features(game, observation, history, seat)
+        x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"]) for c in calls])
         with torch.no_grad():
             logits = self.net(torch.from_numpy(x)).numpy().astype(np.float64)
-        logits[np.asarray(action_mask) == 0] = -np.inf
-        if self.greedy:
-            return int(np.argmax(logits))
-        p = np.exp(logits - logits.max())
-        return int(rng.choice(len(p), p=p / p.sum()))
+        actions = []
+        for row, call in zip(logits, calls):
+            row[np.asarray(call["action_mask"]) == 0] = -np.inf
+            if self.greedy:
+                actions.append(int(np.argmax(row)))
+                continue
+            p = np.exp(row - row.max())
+            actions.append(int(call["rng"].choice(len(p), p=p / p.sum())))
+        return actions
 
 
 def policy_for(name: str) -> type[SnapshotPolicy]:

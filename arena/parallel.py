@@ -1,0 +1,227 @@
+"""Match play on many workers: games go out in fixed chunks and come back in order, whatever the number of workers.
+
+A game is a GameJob (env spec, a policy spec per seat, seed), so any process can rebuild it from plugins. Jobs are
+cut into chunks of CHUNK consecutive games; a worker plays a chunk in lockstep (play_lockstep), so a learned
+snapshot runs one forward pass for all the chunk's boards that wait on it. Since the chunks do not depend on the
+worker count and each game is seeded on its own, the games are the same with 1 worker or 8, and results are
+yielded in job order, so stores and ratings come out the same too.
+
+Backends: this process (workers=1), worker processes on this machine, or Ray actors (plugins/ray_workers.py) when
+a Ray address is given. A worker that dies loses only its games in flight: they are played again on a fresh
+worker, up to `retries` times, then recorded as errors.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from arena.errors import ArenaError, PluginError
+from arena.match import play_lockstep
+from arena.types import MatchResult
+
+CHUNK = 16  # games a worker plays at once; fixed, so batches (and results) do not depend on the worker count
+
+
+@dataclass(frozen=True)
+class GameJob:
+    """One game to play: results come back in `index` order."""
+
+    index: int
+    env: str
+    players: tuple[str, ...]  # a policy spec per seat
+    seed: int
+
+
+@dataclass(frozen=True)
+class PlayOptions:
+    record_moves: bool = False
+    move_timeout: float | None = None
+
+
+def chunks(jobs: Sequence[GameJob]) -> list[list[GameJob]]:
+    return [list(jobs[i:i + CHUNK]) for i in range(0, len(jobs), CHUNK)]
+
+
+class ChunkPlayer:
+    """Builds games and policies from their specs once per worker and plays chunks of jobs."""
+
+    def __init__(self, registry: Any = None):
+        if registry is None:
+            from arena.registry import Registry
+
+            registry = Registry()
+        self.reg = registry
+        self.policies: dict[str, Any] = {}
+        self.games: dict[str, list[Any]] = {}
+
+    def policy(self, spec: str) -> Any:
+        if spec not in self.policies:
+            self.policies[spec] = self.reg.make_policy(spec)
+        return self.policies[spec]
+
+    def play(self, jobs: Sequence[GameJob], options: PlayOptions) -> Iterator[tuple[GameJob, MatchResult]]:
+        """Yields (job, result) as each game of the chunk ends; each game gets its own Game object."""
+        used: dict[str, int] = {}
+        tables = []
+        for job in jobs:
+            games = self.games.setdefault(job.env, [])
+            k = used[job.env] = used.get(job.env, 0) + 1
+            if len(games) < k:
+                games.append(self.reg.make_game(job.env))
+            tables.append((games[k - 1], [self.policy(p) for p in job.players], job.seed))
+        for i, result in play_lockstep(tables, record_moves=options.record_moves, move_timeout=options.move_timeout):
+            yield jobs[i], result
+
+    def close(self) -> None:
+        for games in self.games.values():
+            for game in games:
+                game.close()
+
+
+def crashed(job: GameJob, why: str) -> MatchResult:
+    n = len(job.players)
+    return MatchResult(job.env, job.seed, job.players, (0.0,) * n, (0,) * n, 0, error=why)
+
+
+def run_games(jobs: Sequence[GameJob], *, workers: int = 1, ray_address: str | None = None,
+              options: PlayOptions = PlayOptions(), retries: int = 1,
+              registry: Any = None) -> Iterator[tuple[GameJob, MatchResult]]:
+    """Play the jobs; yields (job, result) in job order as soon as every earlier game has finished.
+
+    Stop iterating to cancel: workers are shut down and games not yet yielded are dropped.
+    """
+    if ray_address is not None:
+        from arena.plugins.ray_workers import ray_stream  # Ray stays out of the core until asked for
+
+        stream = ray_stream(chunks(jobs), workers, ray_address, options, retries)
+    elif workers <= 1:
+        stream = _local_stream(jobs, options, registry)
+    else:
+        stream = _process_stream(chunks(jobs), workers, options, retries)
+    return _in_order(stream, [j.index for j in jobs])
+
+
+def _in_order(stream: Iterator[tuple[GameJob, MatchResult]],
+              order: list[int]) -> Iterator[tuple[GameJob, MatchResult]]:
+    done: dict[int, tuple[GameJob, MatchResult]] = {}
+    position = 0
+    try:
+        for job, result in stream:
+            done[job.index] = (job, result)
+            while position < len(order) and order[position] in done:
+                yield done.pop(order[position])
+                position += 1
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+
+
+def _local_stream(jobs: Sequence[GameJob], options: PlayOptions, registry: Any) -> Iterator[tuple[GameJob, MatchResult]]:
+    player = ChunkPlayer(registry)
+    try:
+        for chunk in chunks(jobs):
+            yield from player.play(chunk, options)
+    finally:
+        player.close()
+
+
+# -- worker processes -------------------------------------------------------------------------------------------
+def _worker_main(conn: Connection, options: PlayOptions) -> None:
+    """A worker process: plays each chunk it receives, sending every result back as its game ends."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch loads: one thread per worker, or they fight
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it shuts workers down
+    try:
+        player = ChunkPlayer()
+        while True:
+            chunk = conn.recv()
+            if chunk is None:
+                break
+            for job, result in player.play(chunk, options):
+                conn.send(("result", job, result))
+            conn.send(("idle", None, None))
+    except ArenaError as e:
+        conn.send(("fail", None, str(e)))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass
+    except Exception as e:  # a plugin that breaks outside any one game: report it, the parent stops
+        conn.send(("fail", None, f"a match worker failed: {type(e).__name__}: {e}"))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, options: PlayOptions):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, options), daemon=True, name="arena-match-worker")
+        self.process.start()
+        child.close()
+        self.inflight: dict[int, GameJob] = {}
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _process_stream(todo_chunks: list[list[GameJob]], workers: int, options: PlayOptions,
+                    retries: int) -> Iterator[tuple[GameJob, MatchResult]]:
+    ctx = multiprocessing.get_context("spawn")  # no forked copies of torch or Ray state
+    queue: deque[list[GameJob]] = deque(todo_chunks)
+    attempts: dict[int, int] = {}
+    pool = [_Worker(ctx, options) for _ in range(min(workers, len(queue)) or 1)]
+    try:
+        while queue or any(w.inflight for w in pool):
+            for w in pool:
+                if not w.inflight and queue:
+                    chunk = queue.popleft()
+                    w.inflight = {job.index: job for job in chunk}
+                    w.conn.send(chunk)
+            busy = [w for w in pool if w.inflight]
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            for i, w in enumerate(busy):
+                lost = False
+                if w.conn in ready:
+                    try:
+                        while True:
+                            kind, job, payload = w.conn.recv()
+                            if kind == "fail":
+                                raise PluginError(payload)
+                            if kind == "result":
+                                del w.inflight[job.index]
+                                yield job, payload
+                            if not w.conn.poll():
+                                break
+                    except (EOFError, OSError):
+                        lost = True
+                if not lost and w.process.is_alive():
+                    continue
+                w.process.join(timeout=5)
+                again = []
+                for job in w.inflight.values():
+                    attempts[job.index] = attempts.get(job.index, 0) + 1
+                    if attempts[job.index] > retries:
+                        yield job, crashed(job, f"a match worker died (exit code {w.process.exitcode}) while "
+                                                f"playing this game, {attempts[job.index]} times")
+                    else:
+                        again.append(job)
+                if again:
+                    queue.appendleft(sorted(again, key=lambda j: j.index))
+                w.inflight = {}
+                w.conn.close()
+                pool[pool.index(w)] = _Worker(ctx, options)
+    finally:
+        for w in pool:
+            w.stop()

@@ -1,0 +1,71 @@
+"""Match play on a Ray cluster: one actor per worker plays chunks of games (arena.parallel decides the chunks).
+
+Actors are restarted by Ray when their process dies (max_restarts), and the chunk they were playing is played
+again (max_task_retries); after `retries` failed tries the chunk's games are recorded as errors.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from arena.errors import PluginError, UsageError
+from arena.parallel import ChunkPlayer, GameJob, PlayOptions, crashed
+from arena.types import MatchResult
+
+
+def _connect(address: str) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        if address == "local":
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    except ConnectionError as e:
+        raise UsageError(f"Cannot reach a Ray cluster at {address!r}: {e}. Start one with `ray start --head`, "
+                         "or leave --ray-address out to use worker processes on this machine.") from e
+
+
+def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options: PlayOptions,
+               retries: int) -> Iterator[tuple[GameJob, MatchResult]]:
+    """Yields (job, result) chunk by chunk as actors finish them; `workers` <= 1 means one actor per cluster CPU."""
+    import ray
+
+    _connect(address)
+
+    @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=retries)
+    class MatchWorker:
+        def __init__(self) -> None:
+            self.player = ChunkPlayer()
+
+        def play(self, chunk: list[GameJob]) -> list[tuple[GameJob, MatchResult]]:
+            return list(self.player.play(chunk, options))
+
+    if workers <= 1:
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    actors = [MatchWorker.remote() for _ in range(min(workers, len(chunks)) or 1)]
+    pending: dict[Any, tuple[Any, list[GameJob]]] = {}
+    todo = list(reversed(chunks))
+    try:
+        for actor in actors:
+            if todo:
+                chunk = todo.pop()
+                pending[actor.play.remote(chunk)] = (actor, chunk)
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            actor, chunk = pending.pop(ref)
+            try:
+                yield from ray.get(ref)
+            except ray.exceptions.RayTaskError as e:  # the worker's own error, e.g. a policy that cannot load
+                raise PluginError(f"a Ray match worker failed: {type(e.cause).__name__}: {e.cause}") from None
+            except ray.exceptions.RayActorError as e:
+                for job in chunk:
+                    yield job, crashed(job, f"a Ray match worker died while playing this game ({type(e).__name__})")
+            if todo:
+                chunk = todo.pop()
+                pending[actor.play.remote(chunk)] = (actor, chunk)
+    finally:
+        for actor in actors:
+            ray.kill(actor)

@@ -1,0 +1,172 @@
+"""Match play on many workers: same games whatever the worker count, batched snapshots, crashed workers, Ray."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from arena.match import game_seed, play_game, play_lockstep, seat_order
+from arena.parallel import CHUNK, GameJob, PlayOptions, run_games
+from arena.registry import Registry
+
+ARENA = str(Path(sys.executable).with_name("arena"))
+C4 = "openspiel/connect_four"
+
+
+def jobs(players: list[str], games: int, seed: int = 11, env: str = C4) -> list[GameJob]:
+    return [GameJob(i, env, tuple(players[j] for j in seat_order(len(players), i)), game_seed(seed, i))
+            for i in range(games)]
+
+
+def played(results) -> list[tuple]:
+    return [(j.index, r.players, r.moves, r.ranks, r.error) for j, r in results]
+
+
+MOVES = PlayOptions(record_moves=True)
+
+
+def test_two_workers_play_exactly_the_games_of_one_in_job_order():
+    todo = jobs(["mcts:simulations=8", "connect_four_heuristic"], 2 * CHUNK + 5)
+    one = played(run_games(todo, workers=1, options=MOVES))
+    two = played(run_games(todo, workers=2, options=MOVES))
+    assert [row[0] for row in two] == list(range(len(todo)))  # streamed back in order
+    assert one == two
+    assert all(row[4] is None for row in one) and len({row[2] for row in one}) > 1  # real, different games
+    # and the same as the plain sequential runner with those seeds
+    reg = Registry()
+    game = reg.make_game(C4)
+    seq = [play_game(game, [reg.make_policy(p) for p in j.players], j.seed, record_moves=True) for j in todo[:6]]
+    assert [r.moves for r in seq] == [row[2] for row in one[:6]]
+
+
+@pytest.fixture()
+def snapshot_dir(tmp_path, monkeypatch):
+    """A real (untrained) snapshot on disk: weights and metadata, loaded back with weights_only=True."""
+    import torch
+
+    from arena.plugins import snapshot
+
+    reg = Registry()
+    info = reg.make_game(C4).info
+    meta = {"env": info.env_id, "obs_dim": snapshot.feature_dim(info), "num_actions": info.num_actions,
+            "hidden": [16], "activation": "tanh"}
+    torch.manual_seed(0)
+    snapshot.save(tmp_path / "snaps" / "net", snapshot.build_net(meta).state_dict(), meta)
+    monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snaps"))
+    return tmp_path / "snaps"
+
+
+@pytest.mark.parametrize("spec", ["snapshot/net", "snapshot/net:greedy=false"])
+def test_snapshots_in_lockstep_batch_their_moves_and_play_the_same_games(snapshot_dir, spec):
+    reg = Registry()
+    policy = reg.make_policy(spec)
+    calls = []
+    batch = policy.obj.act_batch
+    policy.obj.act_batch = lambda moves: calls.append(len(moves)) or batch(moves)
+    todo = jobs([spec, "random"], 12)
+    tables = [(reg.make_game(C4), [policy if p == spec else reg.make_policy(p) for p in j.players], j.seed)
+              for j in todo]
+    batched = dict(play_lockstep(tables, record_moves=True))
+    assert max(calls) == 12 and len(calls) < sum(calls) / 4  # one forward pass served many boards
+    game = reg.make_game(C4)
+    for i, j in enumerate(todo):
+        alone = play_game(game, [reg.make_policy(p) for p in j.players], j.seed, record_moves=True)
+        assert alone.moves == batched[i].moves and alone.ranks == batched[i].ranks
+
+
+def test_a_failing_batch_forfeits_the_seats_it_was_asked_for(snapshot_dir):
+    reg = Registry()
+    policy = reg.make_policy("snapshot/net")
+    policy.obj.act_batch = lambda moves: [0] * (len(moves) - 1)  # one action short
+    tables = [(reg.make_game(C4), [policy, reg.make_policy("random")], s) for s in range(3)]
+    results = [r for _, r in play_lockstep(tables)]
+    assert all(r.forfeits == {0: "raised ValueError: act_batch returned 2 actions for 3 moves"} for r in results)
+
+
+def test_snapshot_games_are_the_same_on_one_or_two_workers(snapshot_dir):
+    todo = jobs(["snapshot/net:greedy=false", "mcts:simulations=4"], CHUNK + 3)
+    assert played(run_games(todo, workers=1, options=MOVES)) == played(run_games(todo, workers=2, options=MOVES))
+
+
+def _kill_a_worker_after_first_result(todo, retries):
+    results = []
+    stream = run_games(todo, workers=2, options=MOVES, retries=retries)
+    for item in stream:
+        if not results:
+            victims = [p for p in multiprocessing.active_children() if p.name == "arena-match-worker"]
+            assert len(victims) == 2
+            os.kill(victims[0].pid, signal.SIGKILL)
+        results.append(item)
+    return results
+
+
+def test_a_killed_worker_loses_nothing_its_games_are_played_again():
+    todo = jobs(["mcts:simulations=30", "mcts:simulations=20"], 3 * CHUNK)
+    results = _kill_a_worker_after_first_result(todo, retries=1)
+    assert played(results) == played(run_games(todo, workers=1, options=MOVES))
+
+
+def test_without_retries_only_the_killed_workers_games_become_errors():
+    todo = jobs(["mcts:simulations=30", "mcts:simulations=20"], 3 * CHUNK)
+    results = _kill_a_worker_after_first_result(todo, retries=0)
+    errors = [r for _, r in results if r.error]
+    assert len(results) == len(todo)
+    assert 0 < len(errors) <= CHUNK
+    assert all("a match worker died (exit code -9)" in r.error for r in errors)
+
+
+def test_ray_actors_play_the_same_games_as_local_processes():
+    ray = pytest.importorskip("ray")
+    todo = jobs(["mcts:simulations=5", "random"], CHUNK + 4)
+    try:
+        on_ray = played(run_games(todo, workers=2, ray_address="local", options=MOVES))
+    finally:
+        ray.shutdown()
+    assert on_ray == played(run_games(todo, workers=1, options=MOVES))
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ARENA, *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_match_cli_gives_the_same_json_and_store_on_one_and_two_workers(tmp_path):
+    docs = []
+    for workers in ("1", "2"):
+        db = tmp_path / f"w{workers}.db"
+        out = run("match", C4, "mcts:simulations=10", "connect_four_heuristic", "-n", "20", "--seed", "5",
+                  "--workers", workers, "--json", "--db", str(db))
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout)
+        board = json.loads(run("leaderboard", "--db", str(db), "--json").stdout)
+        docs.append(([(r["players"], r["ranks"], r["length"]) for r in doc["results"]], doc["standings"],
+                     [(p["player"], p["mu"], p["sigma"]) for p in board]))
+        assert doc["stored"]["new"] == 20
+    assert docs[0] == docs[1]  # same games, stored in the same order: the same ratings to the last digit
+
+
+def test_sprt_stops_a_match_as_soon_as_it_decides():
+    out = run("match", C4, "mcts:simulations=25", "random", "--sprt", "elo0=0,elo1=100,alpha=0.05,beta=0.05",
+              "--seed", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    sprt = doc["sprt"]
+    assert sprt["decision"] == "H1" and sprt["llr"] >= sprt["upper"]
+    assert doc["games_played"] == sprt["games"] < doc["games_requested"]
+    assert sum(sprt["pentanomial"]) == sprt["pairs"] == doc["games_played"] // 2
+    text = run("match", C4, "mcts:simulations=25", "random", "--sprt", "elo0=0,elo1=100", "--seed", "3")
+    assert "H1 accepted: mcts:simulations=25 is at least +100 Elo against random" in text.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--sprt", "elo0=0"], "missing elo1"),
+    (["--sprt", "elo0=0,elo1=20", "--workers", "0"], "--workers"),
+])
+def test_bad_sprt_or_worker_options_give_one_line(args, fragment):
+    out = run("match", C4, "random", "random", *args)
+    assert out.returncode == 2 and fragment in out.stderr and "Traceback" not in out.stderr
