@@ -130,7 +130,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 def match_id(result: MatchResult, league: str | None = None) -> str:
     """A match id that depends only on what was played: the same game stored twice is stored once."""
-    key = json.dumps([result.env_id, list(result.players), result.seed, league])
+    return game_id(result.env_id, result.players, result.seed, league)
+
+
+def game_id(env: str, players: Sequence[str], seed: int, event: str | None = None) -> str:
+    """The match id of a game before it is played: canonical env and player ids, its seed and its event tag."""
+    key = json.dumps([env, list(players), seed, event])
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -410,6 +415,31 @@ def m002_leagues(db: sqlite_utils.Database) -> None:
         score REAL NOT NULL,
         games REAL NOT NULL,
         PRIMARY KEY (league, learner, opponent)
+    );
+    """)
+
+
+@migrations()
+def m003_tournaments(db: sqlite_utils.Database) -> None:
+    db.executescript("""
+    CREATE TABLE tournaments (          -- its games are stored with league = 'tournament:' || name
+        name TEXT PRIMARY KEY,
+        env TEXT NOT NULL,
+        format TEXT NOT NULL,           -- 'round-robin' | 'gauntlet' | 'swiss'
+        players TEXT NOT NULL,          -- JSON list of policy specs, in seeding order
+        rounds INTEGER NOT NULL,
+        games_per_pair INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE tournament_pairings (  -- a round's pairings, fixed before its first game; b is NULL for a bye
+        tournament TEXT NOT NULL REFERENCES tournaments(name),
+        round INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        a TEXT NOT NULL,
+        b TEXT,
+        PRIMARY KEY (tournament, round, slot)
     );
     """)
 

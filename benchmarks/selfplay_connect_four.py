@@ -60,7 +60,7 @@ def arena_run(args: argparse.Namespace, reg: Registry, snapshots: Path) -> dict[
     from arena.plugins.rllib_algorithms import Resources, Session, TrainSpec
     from arena.plugins.snapshot import policy_for
 
-    session = Session(TrainSpec(env=ENV, table={"self": 1.0, "random": 1.0}, seed=args.seed,
+    session = Session(TrainSpec(env=ENV, table=args.table, seed=args.seed, hyperparameters=args.hp,
                                 resources=Resources(num_env_runners=args.env_runners)))
     try:
         def evaluate(i: int) -> float:
@@ -135,6 +135,11 @@ def anchor_run(args: argparse.Namespace, reg: Registry) -> dict[str, Any]:
         algo.stop()
 
 
+def parse_table(text: str) -> dict[str, float]:
+    pairs = (item.split("=") for item in text.split(","))
+    return {name.strip(): float(weight) for name, weight in pairs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=16.0, help="training-time cap per recipe (16)")
@@ -143,6 +148,9 @@ def main() -> None:
     parser.add_argument("--eval-games", type=int, default=200, help="games against random per evaluation (200)")
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", type=parse_table, default="self=1,random=1",
+                        help="Arena's training table, opponent=weight pairs ('self=1,random=1')")
+    parser.add_argument("--hp", type=parse_table, default={}, help="Arena's PPO hyperparameters ('lambda_=0.95')")
     parser.add_argument("--only", choices=["arena", "anchor"], default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -1,0 +1,235 @@
+"""Tournaments: round-robin, gauntlet and Swiss pairings, kept in the store so an interrupted one resumes.
+
+A tournament is a sequence of rounds; a round is a list of pairings fixed (and stored) before its first game; a
+pairing is `games_per_pair` games of two players with seats alternating. Every game has a seed derived from the
+tournament's seed, its round and slot, so its match id is known before it is played: resuming plays exactly the
+games whose ids are not stored yet. Standings, crosstable and payoff come from the stored games.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from arena.errors import UsageError
+from arena.match import game_seed
+from arena.parallel import GameJob
+from arena.store import Store, game_id
+
+FORMATS = ("round-robin", "gauntlet", "swiss")
+BYE = None
+
+
+@dataclass(frozen=True)
+class TournamentSpec:
+    name: str
+    env: str  # canonical env id
+    players: tuple[str, ...]  # canonical player ids, in seeding order
+    format: str
+    rounds: int
+    games_per_pair: int
+    seed: int
+
+    @property
+    def event(self) -> str:
+        return f"tournament:{self.name}"
+
+
+@dataclass(frozen=True)
+class Pairing:
+    round: int
+    slot: int
+    a: str
+    b: str | None  # None: a has a bye
+
+    def jobs(self, spec: TournamentSpec, first_index: int) -> list[GameJob]:
+        """The pairing's games: seats alternate, each game seeded from (tournament seed, round, slot, game)."""
+        if self.b is None:
+            return []
+        base = game_seed(game_seed(spec.seed, self.round), self.slot)
+        return [GameJob(first_index + g, spec.env, (self.a, self.b) if g % 2 == 0 else (self.b, self.a),
+                        game_seed(base, g)) for g in range(spec.games_per_pair)]
+
+
+@dataclass
+class Record:
+    """One player's tournament so far."""
+
+    player: str
+    points: float = 0.0  # game points, a bye counting as a pairing won
+    games: int = 0
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+    byes: int = 0
+    opponents: list[str] = field(default_factory=list)
+    tiebreak: float = 0.0  # Buchholz (Swiss) or Sonneborn-Berger (round-robin, gauntlet)
+
+    @property
+    def score(self) -> float:
+        return (self.wins + 0.5 * self.draws) / self.games if self.games else 0.0
+
+
+def default_rounds(fmt: str, players: int) -> int:
+    return max(1, math.ceil(math.log2(players))) + (1 if players > 2 else 0) if fmt == "swiss" else 1
+
+
+def pair_round(spec: TournamentSpec, round_: int, records: dict[str, Record]) -> list[Pairing]:
+    """The pairings of round `round_` (1-based) given the records after the rounds before it."""
+    players = list(spec.players)
+    if spec.format == "round-robin":
+        pairs = [(a, b) for i, a in enumerate(players) for b in players[i + 1:]]
+        return [Pairing(round_, s, a, b) for s, (a, b) in enumerate(pairs)]
+    if spec.format == "gauntlet":
+        return [Pairing(round_, s, players[0], b) for s, b in enumerate(players[1:])]
+    return swiss_pairings(round_, players, records)
+
+
+def swiss_pairings(round_: int, players: list[str], records: dict[str, Record]) -> list[Pairing]:
+    """Players sorted by points (then seeding); each paired with the best-placed one not yet met, backtracking as
+    needed. With an odd number, the lowest-placed player without a bye sits out. Repeats only when unavoidable."""
+    seeding = {p: i for i, p in enumerate(players)}
+    order = sorted(players, key=lambda p: (-records[p].points, seeding[p]))
+    pairings: list[Pairing] = []
+    if len(order) % 2:
+        bye = next((p for p in reversed(order) if records[p].byes == 0), order[-1])
+        order.remove(bye)
+        pairings.append(Pairing(round_, len(order) // 2, bye, BYE))
+    met = {p: set(records[p].opponents) for p in players}
+    pairs = _pair(order, met, allow_repeats=False) or _pair(order, met, allow_repeats=True) or []
+    return [Pairing(round_, s, a, b) for s, (a, b) in enumerate(pairs)] + pairings
+
+
+def _pair(order: list[str], met: dict[str, set[str]], allow_repeats: bool) -> list[tuple[str, str]] | None:
+    if not order:
+        return []
+    first, rest = order[0], order[1:]
+    for i, other in enumerate(rest):
+        if allow_repeats or other not in met[first]:
+            tail = _pair(rest[:i] + rest[i + 1:], met, allow_repeats)
+            if tail is not None:
+                return [(first, other), *tail]
+    return None
+
+
+# -- the store ----------------------------------------------------------------------------------------------------
+def load(store: Store, name: str) -> TournamentSpec | None:
+    row = next(store.db.query("SELECT * FROM tournaments WHERE name = ?", [name]), None)
+    if row is None:
+        return None
+    return TournamentSpec(row["name"], row["env"], tuple(json.loads(row["players"])), row["format"], row["rounds"],
+                          row["games_per_pair"], row["seed"])
+
+
+def create(store: Store, spec: TournamentSpec) -> None:
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO tournaments (name, env, format, players, rounds, games_per_pair, seed, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (spec.name, spec.env, spec.format, json.dumps(list(spec.players)), spec.rounds,
+                      spec.games_per_pair, spec.seed, now))
+
+
+def differences(stored: TournamentSpec, wanted: TournamentSpec) -> list[str]:
+    old, new = asdict(stored), asdict(wanted)
+    return [f"{k} {old[k]!r} (asked for {new[k]!r})" for k in old if k not in ("name", "seed") and old[k] != new[k]]
+
+
+def stored_pairings(store: Store, name: str, round_: int) -> list[Pairing]:
+    rows = store.db.query("SELECT * FROM tournament_pairings WHERE tournament = ? AND round = ? ORDER BY slot",
+                          [name, round_])
+    return [Pairing(r["round"], r["slot"], r["a"], r["b"]) for r in rows]
+
+
+def save_pairings(store: Store, name: str, pairings: Sequence[Pairing]) -> None:
+    with store.transaction() as conn:
+        conn.executemany("INSERT INTO tournament_pairings (tournament, round, slot, a, b) VALUES (?, ?, ?, ?, ?)",
+                         [(name, p.round, p.slot, p.a, p.b) for p in pairings])
+
+
+def finish(store: Store, name: str) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE tournaments SET finished_at = ? WHERE name = ? AND finished_at IS NULL",
+                     (datetime.now(timezone.utc).isoformat(timespec="seconds"), name))
+
+
+def stored_games(store: Store, spec: TournamentSpec) -> dict[str, dict[str, float] | None]:
+    """match id -> {player: score} for each stored game of the tournament (None for a game that failed)."""
+    out: dict[str, dict[str, float] | None] = {}
+    rows = store.db.query("SELECT m.id, m.status, p.player, p.score FROM matches m "
+                          "JOIN participants p ON p.match_seq = m.seq WHERE m.league = ?", [spec.event])
+    for r in rows:
+        if r["status"] != "ok":
+            out[r["id"]] = None
+            continue
+        scores = out.setdefault(r["id"], {})
+        assert scores is not None
+        scores[r["player"]] = r["score"]
+    return out
+
+
+def missing(spec: TournamentSpec, pairings: Sequence[Pairing], stored: dict[str, Any],
+            first_index: int = 0) -> list[GameJob]:
+    """The jobs of these pairings whose games are not stored yet."""
+    jobs, index = [], first_index
+    for p in pairings:
+        for job in p.jobs(spec, index):
+            if game_id(spec.env, job.players, job.seed, spec.event) not in stored:
+                jobs.append(job)
+        index += spec.games_per_pair
+    return jobs
+
+
+def tally(spec: TournamentSpec, rounds: Sequence[Sequence[Pairing]],
+          stored: dict[str, dict[str, float] | None]) -> tuple[dict[str, Record], dict[tuple[str, str], list[float]]]:
+    """Records of every player and head-to-head scores (a's points, games) for every ordered pair, from the store."""
+    records = {p: Record(p) for p in spec.players}
+    h2h: dict[tuple[str, str], list[float]] = {}
+    for pairings in rounds:
+        for p in pairings:
+            if p.b is None:
+                records[p.a].byes += 1
+                records[p.a].points += spec.games_per_pair
+                continue
+            records[p.a].opponents.append(p.b)
+            records[p.b].opponents.append(p.a)
+            for job in p.jobs(spec, 0):
+                scores = stored.get(game_id(spec.env, job.players, job.seed, spec.event))
+                if not scores:
+                    continue
+                for me, other in ((p.a, p.b), (p.b, p.a)):
+                    s, r = scores[me], records[me]
+                    r.points += s
+                    r.games += 1
+                    r.wins += s == 1.0
+                    r.draws += s == 0.5
+                    r.losses += s == 0.0
+                    cell = h2h.setdefault((me, other), [0.0, 0])
+                    cell[0] += s
+                    cell[1] += 1
+    for r in records.values():
+        if spec.format == "swiss":
+            r.tiebreak = sum(records[o].points for o in set(r.opponents))
+        else:
+            r.tiebreak = sum(h2h[(r.player, o)][0] / spec.games_per_pair * records[o].points
+                             for o in set(r.opponents) if (r.player, o) in h2h)
+    return records, h2h
+
+
+def ranking(records: dict[str, Record], seeding: Sequence[str]) -> list[Record]:
+    place = {p: i for i, p in enumerate(seeding)}
+    return sorted(records.values(), key=lambda r: (-r.points, -r.tiebreak, place[r.player]))
+
+
+def check_spec(fmt: str, players: Sequence[str], seats: int) -> None:
+    if seats != 2:
+        raise UsageError(f"Tournaments pair two players per game; this game has {seats} seats. "
+                         "Use `arena match` for free-for-all games.")
+    if len(players) < 2:
+        raise UsageError("A tournament needs at least two players.")
+    if len(set(players)) != len(players):
+        twice = sorted({p for p in players if list(players).count(p) > 1})
+        raise UsageError(f"Player {', '.join(twice)} is listed twice; give each player once.")
