@@ -31,6 +31,8 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/match_throughput.py
 	$(BIN)/python benchmarks/ratings_store.py
+	$(BIN)/python benchmarks/parallel_matches.py
+	$(BIN)/python benchmarks/sprt_games.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
