@@ -9,7 +9,7 @@ import click
 
 from arena.cli_league import league_group
 from arena.cli_match import match_cmd
-from arena.cli_tournament import tournament_cmd
+from arena.cli_tournament import tournament_cmd, tournaments_cmd
 from arena.cli_store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError
 from arena.output import print_json, print_table, stderr_console
@@ -104,6 +104,7 @@ for _command in STORE_COMMANDS:
 cli.add_command(league_group)
 cli.add_command(match_cmd)
 cli.add_command(tournament_cmd)
+cli.add_command(tournaments_cmd)
 
 
 def build_cli(reg: Registry) -> click.Group:

@@ -84,6 +84,35 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
     print_report(doc)
 
 
+@click.command("tournaments")
+@click.option("--db", "db_path", envvar=DB_ENV_VAR, default=DEFAULT_DB, show_default=True,
+              help=f"The Arena store (or ${DB_ENV_VAR}).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tournaments_cmd(db_path: str, as_json: bool) -> None:
+    """List the tournaments in the store: settings, games stored, and whether each finished."""
+    from arena.evaluation import open_store
+
+    with open_store(db_path, readonly=True) as store:
+        if not store.db["tournaments"].exists():
+            rows: list[dict[str, Any]] = []
+        else:
+            rows = list(store.db.query(
+                "SELECT t.name, t.env, t.format, t.players, t.rounds, t.games_per_pair, t.seed, t.created_at, "
+                "t.finished_at, (SELECT COUNT(*) FROM matches m WHERE m.league = 'tournament:' || t.name) AS games "
+                "FROM tournaments t ORDER BY t.created_at"))
+    for r in rows:
+        r["players"] = json.loads(r["players"])
+        r["status"] = "finished" if r["finished_at"] else "unfinished (resume with --resume)"
+    if as_json:
+        return print_json(rows)
+    if not rows:
+        click.echo(f"No tournaments in {db_path} yet; start one with `arena tournament ENV P1 P2 ...`.")
+        return
+    print_table(["Name", "Env", "Format", "Players", "Rounds", "Games/pair", "Games", "Status"],
+                [[r["name"], r["env"], r["format"], len(r["players"]), r["rounds"], r["games_per_pair"],
+                  r["games"], r["status"]] for r in rows], right=["Players", "Rounds", "Games/pair", "Games"])
+
+
 def _open(store: Any, wanted: Any, resume: bool, seed_given: bool, db_path: str) -> Any:
     from arena import tournament as t
 

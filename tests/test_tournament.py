@@ -117,10 +117,13 @@ def test_a_tournament_killed_halfway_resumes_without_losing_or_repeating_a_game(
     proc.wait()
     before = stored_games(db, "sw")
     assert 8 <= before < 24
+    listed = json.loads(run("tournaments", "--db", str(db), "--json").stdout)
+    assert [(t["name"], t["games"], t["finished_at"]) for t in listed] == [("sw", before, None)]
     again = run(*args, "--db", str(db))
     assert again.returncode == 2 and "--resume" in again.stderr  # a second start without --resume is refused
     resumed = run(*args, "--db", str(db), "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(run("tournaments", "--db", str(db), "--json").stdout)[0]["status"] == "finished"
     clean = run(*args, "--db", str(tmp_path / "clean.db"), "--json")
     assert stored_games(db, "sw") == stored_games(tmp_path / "clean.db", "sw") == 24  # 3 rounds of 2 pairings of 4 games
     a, b = json.loads(resumed.stdout), json.loads(clean.stdout)
