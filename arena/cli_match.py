@@ -37,27 +37,38 @@ def unique_names(names: list[str]) -> list[str]:
 
 
 class SprtFeed:
-    """Feeds a match's games to SPRT in order: games 2k and 2k+1 (seats swapped) as a pentanomial pair."""
+    """Feeds a match's games to SPRT in order: games 2k and 2k+1 (seats swapped) as one pentanomial pair.
+
+    A game whose partner failed counts alone (trinomial); failed games do not count.
+    """
 
     def __init__(self, spec: Any):
         from arena.sprt import Sprt
 
         self.sprt = Sprt(spec)
-        self.held: float | None = None
+        self.held: tuple[int, float] | None = None  # (index, participant 0's score) of a game waiting for its pair
 
     def add(self, index: int, order: tuple[int, ...], result: Any) -> str | None:
-        """Adds one game (participant 0's score); returns the decision, "H0" or "H1", once there is one."""
+        """Adds one game; returns the decision, "H0" or "H1", once there is one."""
         if result.error:
             return None
         score = result.score(order.index(0))
-        if index % 2 == 0:
-            self.held = score
-        elif self.held is not None:
-            self.sprt.add_pair(self.held, score)
+        if self.held is not None and index % 2 == 1 and self.held[0] == index - 1:
+            self.sprt.add_pair(self.held[1], score)
             self.held = None
-        else:
-            self.sprt.add_game(score)
+            return self.sprt.decision()
+        self.flush()
+        if index % 2 == 0:
+            self.held = (index, score)
+            return None
+        self.sprt.add_game(score)
         return self.sprt.decision()
+
+    def flush(self) -> None:
+        """Count a game still waiting for its pair on its own (its partner failed, or the match ended)."""
+        if self.held is not None:
+            self.sprt.add_game(self.held[1])
+            self.held = None
 
 
 @click.command("match")
@@ -108,7 +119,9 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
         policy.check(game.info)
     game.close()
     names = unique_names([p.player_id for p in participants])
-    jobs = [GameJob(i, env, tuple(policies[j] for j in seat_order(n, i)), game_seed(seed, i)) for i in range(games)]
+    ids = [p.player_id for p in participants]  # canonical: what workers build and what the store keys games by
+    jobs = [GameJob(i, game.info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i))
+            for i in range(games)]
     feed = SprtFeed(spec) if spec else None
     store = open_store(db_path) if db_path else None
     recorder = Recorder(store) if store is not None else None
@@ -131,6 +144,8 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            if feed:
+                feed.flush()
             if recorder is not None and store is not None:
                 recorder.flush()
                 store.close()

@@ -24,7 +24,7 @@ from arena.errors import ArenaError, PluginError
 from arena.match import play_lockstep
 from arena.types import MatchResult
 
-CHUNK = 16  # games a worker plays at once; fixed, so batches (and results) do not depend on the worker count
+CHUNK = 8  # games a worker plays at once; fixed, so batches (and results) do not depend on the worker count
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,11 @@ def chunks(jobs: Sequence[GameJob]) -> list[list[GameJob]]:
 
 
 class ChunkPlayer:
-    """Builds games and policies from their specs once per worker and plays chunks of jobs."""
+    """Builds games and policies from their specs once per worker and plays chunks of jobs.
+
+    A policy that batches and keeps no per-game state (no reset) is shared by all games of a chunk, so its moves
+    are batched; any other policy gets an instance per (game slot, seat), as if each game were played alone.
+    """
 
     def __init__(self, registry: Any = None):
         if registry is None:
@@ -56,13 +60,20 @@ class ChunkPlayer:
 
             registry = Registry()
         self.reg = registry
-        self.policies: dict[str, Any] = {}
+        self.policies: dict[tuple[str, int, int], Any] = {}
         self.games: dict[str, list[Any]] = {}
 
-    def policy(self, spec: str) -> Any:
-        if spec not in self.policies:
-            self.policies[spec] = self.reg.make_policy(spec)
-        return self.policies[spec]
+    def policy(self, spec: str, slot: int, seat: int) -> Any:
+        shared = self.policies.get((spec, -1, -1))
+        if shared is not None:
+            return shared
+        key = (spec, slot, seat)
+        if key not in self.policies:
+            policy = self.reg.make_policy(spec)
+            if policy.batchable and policy.resets is False:
+                key = (spec, -1, -1)
+            self.policies[key] = policy
+        return self.policies[key]
 
     def play(self, jobs: Sequence[GameJob], options: PlayOptions) -> Iterator[tuple[GameJob, MatchResult]]:
         """Yields (job, result) as each game of the chunk ends; each game gets its own Game object."""
@@ -73,7 +84,7 @@ class ChunkPlayer:
             k = used[job.env] = used.get(job.env, 0) + 1
             if len(games) < k:
                 games.append(self.reg.make_game(job.env))
-            tables.append((games[k - 1], [self.policy(p) for p in job.players], job.seed))
+            tables.append((games[k - 1], [self.policy(p, k, seat) for seat, p in enumerate(job.players)], job.seed))
         for i, result in play_lockstep(tables, record_moves=options.record_moves, move_timeout=options.move_timeout):
             yield jobs[i], result
 
@@ -146,14 +157,21 @@ def _worker_main(conn: Connection, options: PlayOptions) -> None:
             if chunk is None:
                 break
             for job, result in player.play(chunk, options):
-                conn.send(("result", job, result))
-            conn.send(("idle", None, None))
-    except ArenaError as e:
-        conn.send(("fail", None, str(e)))
+                conn.send(("result", None, (job, result)))
+    except ArenaError as e:  # e.g. a policy that cannot be built here: the same error the parent would raise
+        conn.send(("fail", e.exit_code, str(e)))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     except Exception as e:  # a plugin that breaks outside any one game: report it, the parent stops
-        conn.send(("fail", None, f"a match worker failed: {type(e).__name__}: {e}"))
+        conn.send(("fail", PluginError.exit_code, f"a match worker failed: {type(e).__name__}: {e}"))
+
+
+class WorkerError(ArenaError):
+    """An error a worker raised outside any one game, with the exit code it carried there."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class _Worker:
@@ -164,64 +182,90 @@ class _Worker:
         child.close()
         self.inflight: dict[int, GameJob] = {}
 
-    def stop(self) -> None:
+    def give(self, chunk: list[GameJob]) -> bool:
         try:
-            self.conn.send(None)
+            self.conn.send(chunk)
+        except OSError:  # it died while idle
+            return False
+        self.inflight = {job.index: job for job in chunk}
+        return True
+
+    def receive(self) -> Iterator[tuple[GameJob, MatchResult]]:
+        """The results waiting in the pipe; raises EOFError or OSError once the worker is gone."""
+        while True:
+            kind, code, payload = self.conn.recv()
+            if kind == "fail":
+                raise WorkerError(payload, code)
+            job, result = payload
+            del self.inflight[job.index]
+            yield job, result
+            if not self.conn.poll():
+                return
+
+
+def _stop(pool: list[_Worker]) -> None:
+    """Ask every worker to exit, then wait for all of them together (at most 2 s), killing any that linger."""
+    import time
+
+    for w in pool:
+        try:
+            w.conn.send(None)
         except (OSError, ValueError):
             pass
-        self.process.join(timeout=2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.conn.close()
+    deadline = time.monotonic() + 2
+    for w in pool:
+        w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if w.process.is_alive():
+            w.process.kill()
+            w.process.join()
+        w.conn.close()
 
 
 def _process_stream(todo_chunks: list[list[GameJob]], workers: int, options: PlayOptions,
                     retries: int) -> Iterator[tuple[GameJob, MatchResult]]:
+    """Chunks to a pool of worker processes. The games a dead worker had in flight are played again one by one
+    (so one game that kills its worker takes no other game with it), up to `retries` times each."""
     ctx = multiprocessing.get_context("spawn")  # no forked copies of torch or Ray state
     queue: deque[list[GameJob]] = deque(todo_chunks)
     attempts: dict[int, int] = {}
+    starts = 0
     pool = [_Worker(ctx, options) for _ in range(min(workers, len(queue)) or 1)]
     try:
         while queue or any(w.inflight for w in pool):
-            for w in pool:
-                if not w.inflight and queue:
-                    chunk = queue.popleft()
-                    w.inflight = {job.index: job for job in chunk}
-                    w.conn.send(chunk)
+            for i, w in enumerate(pool):
+                if w.inflight or not queue:
+                    continue
+                chunk = queue.popleft()
+                if not w.give(chunk):  # it died while idle: a fresh worker takes the chunk next time round
+                    queue.appendleft(chunk)
+                    pool[i] = _Worker(ctx, options)
+                    starts += 1
+                    if starts > 3 * len(pool):
+                        raise WorkerError("Match workers keep dying before they play a game; run with --workers 1 "
+                                          "to see the error.", PluginError.exit_code)
             busy = [w for w in pool if w.inflight]
+            if not busy:
+                continue
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
-            for i, w in enumerate(busy):
+            for w in busy:
                 lost = False
                 if w.conn in ready:
                     try:
-                        while True:
-                            kind, job, payload = w.conn.recv()
-                            if kind == "fail":
-                                raise PluginError(payload)
-                            if kind == "result":
-                                del w.inflight[job.index]
-                                yield job, payload
-                            if not w.conn.poll():
-                                break
+                        yield from w.receive()
                     except (EOFError, OSError):
                         lost = True
                 if not lost and w.process.is_alive():
                     continue
                 w.process.join(timeout=5)
-                again = []
-                for job in w.inflight.values():
+                for job in sorted(w.inflight.values(), key=lambda j: j.index, reverse=True):
                     attempts[job.index] = attempts.get(job.index, 0) + 1
                     if attempts[job.index] > retries:
                         yield job, crashed(job, f"a match worker died (exit code {w.process.exitcode}) while "
                                                 f"playing this game, {attempts[job.index]} times")
                     else:
-                        again.append(job)
-                if again:
-                    queue.appendleft(sorted(again, key=lambda j: j.index))
+                        queue.appendleft([job])
                 w.inflight = {}
                 w.conn.close()
                 pool[pool.index(w)] = _Worker(ctx, options)
     finally:
-        for w in pool:
-            w.stop()
+        _stop(pool)

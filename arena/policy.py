@@ -73,6 +73,7 @@ class BoundPolicy:
         self._check = _Call(obj.check) if callable(getattr(obj, "check", None)) else None
         # act_batch(calls) -> actions, each call a dict of the arguments act asks for: many games' moves at once
         self.batchable = callable(getattr(obj, "act_batch", None))
+        self.resets = self._reset is not None  # keeps per-game state: one instance per game in progress
 
     def check(self, game: GameInfo) -> None:
         """Raise IncompatiblePolicyError if this policy cannot play the game."""

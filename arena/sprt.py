@@ -38,10 +38,15 @@ def _problem(spec: Any) -> str:
             return f"{key} must be a finite number"
     if spec.elo1 <= spec.elo0:
         return f"elo1 ({_num(spec.elo1)}) must be greater than elo0 ({_num(spec.elo0)})"
+    if max(abs(spec.elo0), abs(spec.elo1)) > MAX_ELO:
+        return f"elo0 and elo1 must lie within ±{MAX_ELO}"
     for key in ("alpha", "beta"):
         if not 0.0 < getattr(spec, key) < 0.5:
             return f"{key} ({_num(getattr(spec, key))}) must lie strictly between 0 and 0.5"
     return ""
+
+
+MAX_ELO = 2000  # beyond it the expected score is 1 to ten digits: nothing left to test
 
 
 @dataclass(frozen=True)

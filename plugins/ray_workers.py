@@ -13,27 +13,29 @@ from arena.parallel import ChunkPlayer, GameJob, PlayOptions, crashed
 from arena.types import MatchResult
 
 
-def _connect(address: str) -> None:
-    import ray
-
+def _connect(address: str) -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--ray-address needs Ray, which is not installed: pip install 'arena[train]', or leave "
+                         "--ray-address out to use worker processes on this machine.") from None
     if ray.is_initialized():
-        return
+        return ray
     try:
         if address == "local":
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    except ConnectionError as e:
+    except (ConnectionError, RuntimeError, ValueError) as e:
         raise UsageError(f"Cannot reach a Ray cluster at {address!r}: {e}. Start one with `ray start --head`, "
                          "or leave --ray-address out to use worker processes on this machine.") from e
+    return ray
 
 
 def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options: PlayOptions,
                retries: int) -> Iterator[tuple[GameJob, MatchResult]]:
     """Yields (job, result) chunk by chunk as actors finish them; `workers` <= 1 means one actor per cluster CPU."""
-    import ray
-
-    _connect(address)
+    ray = _connect(address)
 
     @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=retries)
     class MatchWorker:
@@ -43,8 +45,8 @@ def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options:
         def play(self, chunk: list[GameJob]) -> list[tuple[GameJob, MatchResult]]:
             return list(self.player.play(chunk, options))
 
-    if workers <= 1:
-        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    workers = cpus if workers <= 1 else min(workers, cpus)  # an actor holds its CPU: more would never start
     actors = [MatchWorker.remote() for _ in range(min(workers, len(chunks)) or 1)]
     pending: dict[Any, tuple[Any, list[GameJob]]] = {}
     todo = list(reversed(chunks))

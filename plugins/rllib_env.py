@@ -21,8 +21,8 @@ from arena.registry import Registry
 
 from .snapshot import feature_dim, features
 
-SELF = "self"
-MAX_LOADED = 8  # opponent policies (snapshot networks included) kept in memory per env  # a table entry meaning: the learning module plays this seat too (latest self-play)
+SELF = "self"  # a table entry meaning: the learning module plays every seat (latest self-play)
+MAX_LOADED = 8  # opponent policies (snapshot networks included) kept in memory per env
 
 
 def agent_id(module: str, seat: int) -> str:

@@ -89,6 +89,44 @@ def test_a_failing_batch_forfeits_the_seats_it_was_asked_for(snapshot_dir):
     assert all(r.forfeits == {0: "raised ValueError: act_batch returned 2 actions for 3 moves"} for r in results)
 
 
+def test_search_policies_get_their_own_instance_per_game_beside_a_batched_snapshot(snapshot_dir):
+    # MCTS keeps its search tree per game (reset); in lockstep beside a snapshot, games must not share it
+    todo = jobs(["snapshot/net:greedy=false", "mcts:simulations=6"], CHUNK)
+    reg = Registry()
+    game = reg.make_game(C4)
+    alone = [play_game(game, [reg.make_policy(p) for p in j.players], j.seed, record_moves=True) for j in todo]
+    together = [r for _, r in run_games(todo, workers=1, options=MOVES)]
+    assert [r.moves for r in together] == [r.moves for r in alone]
+
+
+def test_a_policy_that_fails_inside_a_worker_stops_the_run_with_its_own_error():
+    from arena.parallel import WorkerError
+
+    with pytest.raises(WorkerError, match="Unknown policy 'nope'") as failed:
+        list(run_games(jobs(["nope", "random"], 4), workers=2))
+    assert failed.value.exit_code == 2
+
+
+def test_sprt_feed_pairs_seat_swapped_games_and_counts_a_lone_game_alone():
+    from types import SimpleNamespace
+
+    from arena.cli_match import SprtFeed
+    from arena.sprt import SprtSpec
+
+    def game(score, error=None):  # participant 0 sits in seat 0 (order (0, 1))
+        return SimpleNamespace(error=error, score=lambda seat: score if seat == 0 else 1 - score)
+
+    feed = SprtFeed(SprtSpec(0, 20))
+    feed.add(0, (0, 1), game(1.0))
+    feed.add(1, (0, 1), game(0.5))  # pair (1, 0.5): pentanomial cell 3/4
+    feed.add(2, (0, 1), game(0.0))
+    feed.add(3, (0, 1), game(0.0, error="crashed"))  # its partner failed: game 2 will count alone
+    feed.add(4, (0, 1), game(1.0))
+    feed.flush()  # the match ended with game 4 unpaired
+    assert feed.sprt.pentanomial == [0, 0, 0, 1, 0] and feed.sprt.trinomial == [1, 0, 1]
+    assert feed.sprt.games == 4
+
+
 def test_snapshot_games_are_the_same_on_one_or_two_workers(snapshot_dir):
     todo = jobs(["snapshot/net:greedy=false", "mcts:simulations=4"], CHUNK + 3)
     assert played(run_games(todo, workers=1, options=MOVES)) == played(run_games(todo, workers=2, options=MOVES))
@@ -125,7 +163,8 @@ def test_ray_actors_play_the_same_games_as_local_processes():
     ray = pytest.importorskip("ray")
     todo = jobs(["mcts:simulations=5", "random"], CHUNK + 4)
     try:
-        on_ray = played(run_games(todo, workers=2, ray_address="local", options=MOVES))
+        # 4 workers on a 2-CPU Ray: capped at 2 actors (an actor holds its CPU; more would never start)
+        on_ray = played(run_games(todo, workers=4, ray_address="local", options=MOVES))
     finally:
         ray.shutdown()
     assert on_ray == played(run_games(todo, workers=1, options=MOVES))
