@@ -50,6 +50,7 @@ def batching_section(args: argparse.Namespace) -> dict[str, object]:
     reg = Registry()
     info = reg.make_game(ENV).info
     meta = {"env": info.env_id, "obs_dim": snapshot.feature_dim(info), "num_actions": info.num_actions,
+            "features": snapshot.FEATURES,
             "hidden": [128, 128], "activation": "tanh"}
     with tempfile.TemporaryDirectory() as tmp:
         snapshot.save(Path(tmp) / "bench", snapshot.build_net(meta).state_dict(), meta)

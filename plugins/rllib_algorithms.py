@@ -183,7 +183,7 @@ class Session:
         meta = {"env": self.env_id, "algo": self.spec.algo,
                 "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
                 "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
-                "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent}
+                "features": snapshot.FEATURES, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent}
         return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta)
 
     def restore(self, folder: Any) -> None:
@@ -199,6 +199,9 @@ class Session:
         state = self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE]
         if list(meta["hidden"]) != hidden:
             raise snapshot.SnapshotError(f"Snapshot {folder} has hidden layers {meta['hidden']}, this learner {hidden}.")
+        if meta.get("features", 1) != snapshot.FEATURES:
+            raise snapshot.SnapshotError(f"Snapshot {folder} was trained on an older observation encoding "
+                                         f"(features {meta.get('features', 1)}); it plays, but cannot seed a learner.")
         mapped = snapshot.actor_state_dict({k: k for k in state}, hidden, SNAPSHOT_LAYERS[self.spec.algo])  # snapshot layer -> module key
         for layer, key in mapped.items():
             value = net.state_dict()[layer].numpy()

@@ -38,25 +38,38 @@ def uses_last_action(game: GameInfo) -> bool:
     return game.simultaneous
 
 
-def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]], seat: int) -> np.ndarray:
-    """What a learned policy sees: the flattened observation, plus (simultaneous games) its own last move, one-hot."""
+FEATURES = 2  # what `features` builds: 1 = observation (+ last move); 2 adds the seat, one-hot
+
+
+def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]], seat: int,
+             version: int = FEATURES) -> np.ndarray:
+    """What a learned policy sees: the flattened observation, plus (simultaneous games) its own last move, one-hot,
+    plus (version 2, games with several seats) its seat, one-hot.
+
+    The seat matters when the same network plays every seat of a game whose observation does not say whose view
+    it is: OpenSpiel's Connect Four tensor is the same for both players, who would otherwise have to infer their
+    colour from the parity of the stones on the board.
+    """
     import gymnasium as gym
 
-    flat = gym.spaces.flatten(game.observation_space, observation).astype(np.float32)
-    if not uses_last_action(game):
-        return flat
-    last = np.zeros(game.num_actions + 1, dtype=np.float32)  # the final slot means: no move yet
-    mine = [a for s, a in history if s == seat]
-    last[mine[-1] if mine else game.num_actions] = 1.0
-    return np.concatenate([flat, last])
+    parts = [gym.spaces.flatten(game.observation_space, observation).astype(np.float32)]
+    if uses_last_action(game):
+        last = np.zeros(game.num_actions + 1, dtype=np.float32)  # the final slot means: no move yet
+        mine = [a for s, a in history if s == seat]
+        last[mine[-1] if mine else game.num_actions] = 1.0
+        parts.append(last)
+    if version >= 2 and game.num_seats > 1:
+        parts.append(np.eye(game.num_seats, dtype=np.float32)[seat])
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def feature_dim(game: GameInfo) -> int:
+def feature_dim(game: GameInfo, version: int = FEATURES) -> int:
     import gymnasium as gym
 
     if game.observation_space is None:
         return -1
-    return int(gym.spaces.flatdim(game.observation_space)) + (game.num_actions + 1 if uses_last_action(game) else 0)
+    return (int(gym.spaces.flatdim(game.observation_space)) + (game.num_actions + 1 if uses_last_action(game) else 0)
+            + (game.num_seats if version >= 2 and game.num_seats > 1 else 0))
 
 
 def build_net(meta: Mapping[str, Any]) -> Any:
@@ -114,13 +127,14 @@ class SnapshotPolicy:
     def __init__(self, greedy: bool = True):
         self.greedy = greedy
         self.meta, self.net = load(self.directory)
+        self.version = int(self.meta.get("features", 1))  # snapshots from before the seat feature still play
 
     def check(self, game: GameInfo) -> str | None:
         trained_on = split_version(self.meta["env"].split(":")[0])[0]
         here = split_version(game.env_id.split(":")[0])[0]
         if trained_on != here:
             return f"it was trained on {self.meta['env']}"
-        if game.num_actions != self.meta["num_actions"] or feature_dim(game) != self.meta["obs_dim"]:
+        if game.num_actions != self.meta["num_actions"] or feature_dim(game, self.version) != self.meta["obs_dim"]:
             return f"its observation or action sizes do not match {game.env_id}"
         return None
 
@@ -133,7 +147,7 @@ class SnapshotPolicy:
         """Moves for many boards in one forward pass (the match runner batches games that wait on this snapshot)."""
         import torch
 
-        x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"]) for c in calls])
+        x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"], self.version) for c in calls])
         with torch.no_grad():
             logits = self.net(torch.from_numpy(x)).numpy().astype(np.float64)
         actions = []

@@ -55,6 +55,7 @@ def snapshot_dir(tmp_path, monkeypatch):
     reg = Registry()
     info = reg.make_game(C4).info
     meta = {"env": info.env_id, "obs_dim": snapshot.feature_dim(info), "num_actions": info.num_actions,
+            "features": snapshot.FEATURES,
             "hidden": [16], "activation": "tanh"}
     torch.manual_seed(0)
     snapshot.save(tmp_path / "snaps" / "net", snapshot.build_net(meta).state_dict(), meta)
@@ -209,3 +210,21 @@ def test_sprt_stops_a_match_as_soon_as_it_decides():
 def test_bad_sprt_or_worker_options_give_one_line(args, fragment):
     out = run("match", C4, "random", "random", *args)
     assert out.returncode == 2 and fragment in out.stderr and "Traceback" not in out.stderr
+
+
+def test_snapshots_saved_before_the_seat_feature_still_play(tmp_path, monkeypatch):
+    """Version-1 snapshots (no seat one-hot in their input) load and play; the seat makes version 2 inputs longer."""
+    import torch
+
+    from arena.plugins import snapshot
+
+    reg = Registry()
+    info = reg.make_game(C4).info
+    assert snapshot.feature_dim(info) == snapshot.feature_dim(info, version=1) + 2
+    meta = {"env": info.env_id, "obs_dim": snapshot.feature_dim(info, version=1), "num_actions": info.num_actions,
+            "hidden": [8], "activation": "tanh"}  # no "features" key: written before it existed
+    torch.manual_seed(1)
+    snapshot.save(tmp_path / "old", snapshot.build_net(meta).state_dict(), meta)
+    monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path))
+    results = [r for _, r in run_games(jobs(["snapshot/old", "random"], 4), workers=1)]
+    assert all(r.error is None and not r.forfeits and r.length > 0 for r in results)

@@ -89,7 +89,8 @@ def test_masked_modules_never_sample_an_illegal_action(module_name):
     rng = np.random.default_rng(0)
     mask = (rng.random((256, 7)) < 0.4).astype(np.float32)
     mask[np.arange(256), rng.integers(7, size=256)] = 1.0
-    batch = {Columns.OBS: {"observations": torch.from_numpy(rng.normal(size=(256, 126)).astype(np.float32)),
+    width = space["observations"].shape[0]
+    batch = {Columns.OBS: {"observations": torch.from_numpy(rng.normal(size=(256, width)).astype(np.float32)),
                            "action_mask": torch.from_numpy(mask)}}
     for forward in (module.forward_exploration, module.forward_inference):
         logits = forward(dict(batch))[Columns.ACTION_DIST_INPUTS]
@@ -121,7 +122,8 @@ def test_masked_dqn_explores_acts_and_bootstraps_only_through_legal_actions():
     rng = np.random.default_rng(0)
     mask = (rng.random((256, 7)) < 0.4).astype(np.float32)
     mask[np.arange(256), rng.integers(7, size=256)] = 1.0
-    obs = {"observations": torch.from_numpy(rng.normal(size=(256, 126)).astype(np.float32)),
+    width = env.observation_spaces["main:0"]["observations"].shape[0]
+    obs = {"observations": torch.from_numpy(rng.normal(size=(256, width)).astype(np.float32)),
            "action_mask": torch.from_numpy(mask)}
     for t in (0, 10**9):  # epsilon 1.0 (all random) and its floor (mostly greedy)
         actions = module.forward_exploration({Columns.OBS: obs}, t=t)[Columns.ACTIONS].numpy()
