@@ -12,7 +12,7 @@ from arena.cli_match import match_cmd
 from arena.cli_tournament import tournament_cmd, tournaments_cmd
 from arena.cli_store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError
-from arena.output import print_json, print_table, stderr_console
+from arena.output import print_json, print_table
 from arena.registry import PLURAL, Registry
 
 

@@ -56,8 +56,8 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
     Interrupted? Run the same command with --resume: games already stored are not played again.
     """
     from arena import tournament as t
-    from arena.evaluation import Recorder, open_store
-    from arena.parallel import PlayOptions, run_games
+    from arena.evaluation import open_store
+    from arena.parallel import PlayOptions
 
     reg = ctx.find_root().obj
     game = reg.make_game(env)
@@ -74,8 +74,7 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
     store = open_store(db_path)
     try:
         spec = _open(store, wanted, resume, seed is not None, db_path)
-        _play(store, spec, workers, ray_address, PlayOptions(move_timeout=move_timeout), db_path, as_json,
-              Recorder, run_games)
+        _play(store, spec, workers, ray_address, PlayOptions(move_timeout=move_timeout), db_path, as_json)
         doc = report(store, spec)
     finally:
         store.close()
@@ -132,14 +131,15 @@ def _open(store: Any, wanted: Any, resume: bool, seed_given: bool, db_path: str)
 
 
 def _play(store: Any, spec: Any, workers: int, ray_address: str | None, options: Any, db_path: str,
-          as_json: bool, recorder_cls: Any, run_games: Any) -> None:
+          as_json: bool) -> None:
     from arena import tournament as t
+    from arena.evaluation import Recorder
 
     say = (lambda *_: None) if as_json else (lambda text: click.echo(text, err=True))
     say(f"Tournament {spec.name}: {spec.format}, {len(spec.players)} players, {spec.rounds} round(s), "
         f"{spec.games_per_pair} games per pairing, seed {spec.seed}, store {db_path}")
     done_rounds: list[list[Any]] = []
-    with recorder_cls(store, league=spec.event) as recorder:
+    with Recorder(store, league=spec.event) as recorder:
         for r in range(1, spec.rounds + 1):
             stored = t.stored_games(store, spec)
             pairings = t.stored_pairings(store, spec.name, r)
@@ -152,13 +152,15 @@ def _play(store: Any, spec: Any, workers: int, ray_address: str | None, options:
             if jobs:
                 say(f"Round {r}/{spec.rounds}: {len(pairings) - len(byes)} pairings, {len(jobs)} games to play"
                     + (f", bye: {', '.join(byes)}" if byes else ""))
-                _run_round(jobs, r, spec, workers, ray_address, options, recorder, run_games, say)
+                _run_round(jobs, r, spec, workers, ray_address, options, recorder, say)
             done_rounds.append(pairings)
     t.finish(store, spec.name)
 
 
 def _run_round(jobs: list[Any], r: int, spec: Any, workers: int, ray_address: str | None, options: Any,
-               recorder: Any, run_games: Any, say: Any) -> None:
+               recorder: Any, say: Any) -> None:
+    from arena.parallel import run_games
+
     with progress_bar() as progress:
         task = progress.add_task(f"round {r}", total=len(jobs))
         stream = run_games(jobs, workers=workers, ray_address=ray_address, options=options)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -117,7 +117,7 @@ def run_games(jobs: Sequence[GameJob], *, workers: int = 1, ray_address: str | N
     return _in_order(stream, [j.index for j in jobs])
 
 
-def _in_order(stream: Iterator[tuple[GameJob, MatchResult]],
+def _in_order(stream: Generator[tuple[GameJob, MatchResult], None, None],
               order: list[int]) -> Iterator[tuple[GameJob, MatchResult]]:
     done: dict[int, tuple[GameJob, MatchResult]] = {}
     position = 0
@@ -128,9 +128,7 @@ def _in_order(stream: Iterator[tuple[GameJob, MatchResult]],
                 yield done.pop(order[position])
                 position += 1
     finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
+        stream.close()  # shuts its workers down
 
 
 def _local_stream(jobs: Sequence[GameJob], options: PlayOptions, registry: Any) -> Iterator[tuple[GameJob, MatchResult]]:
