@@ -5,11 +5,15 @@ agent-to-module mapping just reads the id. Which module or Arena policy sits in 
 from a matchmaking table that Arena owns (`set_table`); RLlib never holds league state. Opponents (heuristics,
 search bots, frozen snapshots) are played inside the env by Arena's own policy objects, with the native state when
 they need it. An illegal action from a learner is never replaced: it raises, because masking must prevent it.
+
+Opponents without per-game state (snapshots, heuristics) are shared by all the envs of one process, i.e. of one
+EnvRunner, and at most `max_loaded_opponents` of them stay in memory there; the rest wait on disk and are loaded
+again when drawn. An opponent with per-game state (MCTS) gets its own instance in each env.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -22,7 +26,7 @@ from arena.registry import Registry
 from .snapshot import feature_dim, features
 
 SELF = "self"  # a table entry meaning: the learning module plays every seat (latest self-play)
-MAX_LOADED = 8  # opponent policies (snapshot networks included) kept in memory per env
+MAX_LOADED = 8  # shared opponent policies (snapshot networks included) kept in memory per EnvRunner
 
 
 def agent_id(module: str, seat: int) -> str:
@@ -36,6 +40,25 @@ def module_of(agent: str, *args: Any, **kwargs: Any) -> str:
 
 class IllegalActionError(RuntimeError):
     """A learning module chose a move its action mask forbade."""
+
+
+class OpponentCache:
+    """Opponent policies by spec, least recently used first, at most `limit` of them; one per process is shared."""
+
+    def __init__(self) -> None:
+        self.policies: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, spec: str, load: Callable[[], Any], limit: int) -> Any:
+        policy = self.policies.get(spec)
+        if policy is None:
+            policy = self.policies[spec] = load()
+        self.policies.move_to_end(spec)
+        while len(self.policies) > limit:
+            self.policies.popitem(last=False)
+        return policy
+
+
+SHARED = OpponentCache()  # this process's stateless opponents, shared by its envs
 
 
 class ArenaMultiAgentEnv(MultiAgentEnv):
@@ -62,7 +85,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.observation_spaces = {a: single for a in self.possible_agents}
         self.action_spaces = {a: gym.spaces.Discrete(info.num_actions) for a in self.possible_agents}
         self.rng = np.random.default_rng(config.get("seed"))
-        self._policies: OrderedDict[str, Any] = OrderedDict()  # least recently used first
+        self._own = OpponentCache()  # opponents with per-game state, this env's alone
         self.max_loaded = int(config.get("max_loaded_opponents", MAX_LOADED))
         self.set_table(config.get("table") or {SELF: 1.0})
         self.outcomes: list[tuple[str, float]] = []  # (opponent, learner score) of finished episodes
@@ -83,17 +106,18 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         out, self.outcomes = self.outcomes, []
         return out
 
-    def _policy(self, spec: str) -> Any:
-        """The opponent's policy object; at most `max_loaded` stay in memory, the rest (snapshots) wait on disk."""
-        if spec in self._policies:
-            self._policies.move_to_end(spec)
-            return self._policies[spec]
+    def _policy(self, spec: str, seat: int) -> Any:
+        """The opponent's policy object: shared by this process's envs, unless it keeps per-game state (then one
+        per env and seat)."""
+        own, shared = f"{spec}|{seat}", f"{self.game.info.env_id}|{spec}"  # checked against one game
+        for cache, key in ((self._own, own), (SHARED, shared)):
+            if key in cache.policies:
+                return cache.get(key, lambda: None, self.max_loaded)
         policy = self.registry.make_policy(spec)
         policy.check(self.game.info)
-        self._policies[spec] = policy
-        while len(self._policies) > self.max_loaded:
-            self._policies.popitem(last=False)
-        return policy
+        if policy.resets:
+            return self._own.get(own, lambda: policy, self.max_loaded)
+        return SHARED.get(shared, lambda: policy, self.max_loaded)
 
     # -- MultiAgentEnv ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -108,7 +132,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self._moves: list[tuple[int, int]] = []
         for seat in range(self.num_seats):
             if seat not in self.learner_seats:
-                policy = self._policy(self.opponent)
+                policy = self._policy(self.opponent, seat)
                 rng = np.random.default_rng(int(self.rng.integers(2**63)))
                 self._bots[seat] = _SeatBot(self.game, policy, seat, rng, self._moves)
         self.game.reset(int(self.rng.integers(2**31)))

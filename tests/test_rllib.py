@@ -355,6 +355,8 @@ def test_arena_train_rejects_bad_input_before_ray_starts(args, fragment):
 
 
 def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
+    from arena.plugins.rllib_env import SHARED
+
     table = {"random": 1.0, "constant": 1.0, "constant:action=1": 1.0, "constant:action=2": 1.0}
     env = ArenaMultiAgentEnv({"env": "openspiel/tic_tac_toe", "table": table, "seed": 4,
                               "max_loaded_opponents": 2})
@@ -363,8 +365,22 @@ def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
     for _ in range(24):
         play(env, rng)
         met.add(env.opponent)
-        assert len(env._policies) <= 2 and env.opponent in env._policies
+        assert len(SHARED.policies) <= 2 and f"openspiel/tic_tac_toe|{env.opponent}" in SHARED.policies
     assert met == set(table)
+
+
+def test_envs_of_one_env_runner_share_stateless_opponents_but_not_search_state():
+    envs = [ArenaMultiAgentEnv({"env": "openspiel/tic_tac_toe", "table": {"random": 1.0, "mcts:simulations=4": 1.0},
+                                "seed": s}) for s in range(2)]
+    assert envs[0]._policy("random", 1) is envs[1]._policy("random", 0)  # one object for the whole EnvRunner
+    mcts = [env._policy("mcts:simulations=4", seat) for env in envs for seat in (0, 1)]
+    assert len({id(m) for m in mcts}) == 4  # MCTS keeps per-game state: its own instance per env and seat
+    assert envs[0]._policy("mcts:simulations=4", 0) is mcts[0]  # and keeps it across episodes
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        for env in envs:
+            play(env, rng)
+    assert sum(len(env.take_outcomes()) for env in envs) == 12
 
 
 def test_ctrl_c_stops_training_cleanly_and_keeps_a_rated_snapshot(tmp_path):
