@@ -365,7 +365,7 @@ def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
     for _ in range(24):
         play(env, rng)
         met.add(env.opponent)
-        assert len(SHARED.policies) <= 2 and f"openspiel/tic_tac_toe|{env.opponent}" in SHARED.policies
+        assert len(SHARED.policies) <= 2 and f"{env.game.info.env_id}|{env.opponent}" in SHARED.policies
     assert met == set(table)
 
 
