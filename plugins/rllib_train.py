@@ -9,6 +9,8 @@ import click
 
 from arena.hookspecs import hookimpl
 
+from .rllib_algorithms import Resources
+
 WINDOW = 200  # training episodes per opponent in the rolling win rate
 MIN_EPISODES = 30  # before a rolling win rate may trigger an evaluation
 
@@ -97,7 +99,8 @@ def register_commands(cli):
     @click.option("--hp", "hyperparameters", multiple=True, help="An RLlib hyperparameter, key=value (repeatable).")
     @click.option("--seed", type=int, default=0, show_default=True)
     @click.option("--num-env-runners", type=click.IntRange(min=0), default=0, show_default=True)
-    @click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=8, show_default=True)
+    @click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=Resources.num_envs_per_env_runner,
+                  show_default=True)
     @click.option("--num-learners", type=click.IntRange(min=0), default=0, show_default=True)
     @click.option("--num-gpus-per-learner", type=click.FloatRange(min=0), default=0.0, show_default=True)
     @click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
@@ -116,7 +119,7 @@ def register_commands(cli):
         from arena.errors import UsageError
         from arena.registry import parse_spec, split_version
 
-        from .rllib_algorithms import Resources, TrainSpec
+        from .rllib_algorithms import TrainSpec
 
         reg = ctx.find_root().obj
         table = parse_opponents(opponents)
