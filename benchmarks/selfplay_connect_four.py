@@ -2,7 +2,8 @@
 
 Arena's learner meets itself (latest self-play) and `random`, weighted by --table (default self=1, random=3: a
 quarter of its games against itself, where it plays both seats). With self=1, random=1 (runs 1-3 in the README)
-it often plateaued around 0.9 against random.
+it often plateaued around 0.9 against random. It trains with Arena's defaults (PPO with gamma 0.9 and 2,000-step
+batches, 64 envs per EnvRunner); --hp, --hp-json, --hidden and --envs change them.
 
 Both run in this process, one after the other, on the same machine with the same number of EnvRunners, and both
 are judged the same way: every --eval-every seconds of training, the current policy plays --eval-games greedy games
@@ -25,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from arena.match import play_match
+from arena.plugins.rllib_algorithms import Resources
 from arena.policy import BoundPolicy
 from arena.registry import Registry
 from arena.stats import standings
@@ -61,12 +63,13 @@ def race(name: str, train: Callable[[], int], evaluate: Callable[[int], float], 
 
 
 def arena_run(args: argparse.Namespace, reg: Registry, snapshots: Path) -> dict[str, Any]:
-    from arena.plugins.rllib_algorithms import Resources, Session, TrainSpec
+    from arena.plugins.rllib_algorithms import Session, TrainSpec
     from arena.plugins.snapshot import policy_for
 
     session = Session(TrainSpec(env=ENV, table=args.table, seed=args.seed, hyperparameters=args.hp,
                                 hidden=tuple(int(h) for h in args.hidden.split(",")),
-                                resources=Resources(num_env_runners=args.env_runners)))
+                                resources=Resources(num_env_runners=args.env_runners,
+                                                    num_envs_per_env_runner=args.envs)))
     try:
         def evaluate(i: int) -> float:
             folder = session.snapshot(f"eval-{i}", directory=snapshots / f"eval-{i}")
@@ -145,6 +148,11 @@ def parse_table(text: str) -> dict[str, float]:
     return {name.strip(): float(weight) for name, weight in pairs}
 
 
+def parse_hyperparameters(text: str) -> dict[str, float | int]:
+    """name=value pairs; whole numbers stay ints (RLlib counts epochs and minibatches with them)."""
+    return {name: int(value) if value.is_integer() else value for name, value in parse_table(text).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=16.0, help="training-time cap per recipe (16)")
@@ -155,11 +163,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", type=parse_table, default="self=1,random=3",
                         help="Arena's training table, opponent=weight pairs (self=1,random=3)")
-    parser.add_argument("--hp", type=parse_table, default={}, help="Arena's PPO hyperparameters ('lambda_=0.95')")
+    parser.add_argument("--hp", type=parse_hyperparameters, default={}, help="Arena's PPO hyperparameters ('lambda_=0.95')")
+    parser.add_argument("--hp-json", type=json.loads, default={},
+                        help="more of Arena's hyperparameters as JSON ('{\"lr\": [[0, 5e-4], [4e5, 1e-4]]}')")
     parser.add_argument("--hidden", default="128,128", help="Arena learner's hidden layers ('128,128')")
+    parser.add_argument("--envs", type=int, default=Resources.num_envs_per_env_runner,
+                        help="Arena's envs per EnvRunner (Arena's default; the recipe keeps its script's 1)")
     parser.add_argument("--only", choices=["arena", "anchor"], default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    args.hp = {**args.hp, **args.hp_json}
 
     import ray
 
