@@ -13,7 +13,7 @@ again when drawn. An opponent with per-game state (MCTS) gets its own instance i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -43,19 +43,23 @@ class IllegalActionError(RuntimeError):
 
 
 class OpponentCache:
-    """Opponent policies by spec, least recently used first, at most `limit` of them; one per process is shared."""
+    """Opponent policies by key, least recently used first; one per process is shared by its envs."""
 
     def __init__(self) -> None:
         self.policies: OrderedDict[str, Any] = OrderedDict()
 
-    def get(self, spec: str, load: Callable[[], Any], limit: int) -> Any:
-        policy = self.policies.get(spec)
-        if policy is None:
-            policy = self.policies[spec] = load()
-        self.policies.move_to_end(spec)
+    def get(self, key: str) -> Any:
+        """The policy under key (now the most recently used), or None."""
+        policy = self.policies.get(key)
+        if policy is not None:
+            self.policies.move_to_end(key)
+        return policy
+
+    def put(self, key: str, policy: Any, limit: int) -> None:
+        """Keep policy under key, dropping the least recently used beyond `limit`."""
+        self.policies[key] = policy
         while len(self.policies) > limit:
             self.policies.popitem(last=False)
-        return policy
 
 
 SHARED = OpponentCache()  # this process's stateless opponents, shared by its envs
@@ -110,14 +114,15 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         """The opponent's policy object: shared by this process's envs, unless it keeps per-game state (then one
         per env and seat)."""
         own, shared = f"{spec}|{seat}", f"{self.game.info.env_id}|{spec}"  # checked against one game
-        for cache, key in ((self._own, own), (SHARED, shared)):
-            if key in cache.policies:
-                return cache.get(key, lambda: None, self.max_loaded)
-        policy = self.registry.make_policy(spec)
-        policy.check(self.game.info)
-        if policy.resets:
-            return self._own.get(own, lambda: policy, self.max_loaded)
-        return SHARED.get(shared, lambda: policy, self.max_loaded)
+        policy = self._own.get(own)
+        if policy is None:
+            policy = SHARED.get(shared)
+        if policy is None:
+            policy = self.registry.make_policy(spec)
+            policy.check(self.game.info)
+            cache, key = (self._own, own) if policy.resets else (SHARED, shared)
+            cache.put(key, policy, self.max_loaded)
+        return policy
 
     # -- MultiAgentEnv ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
