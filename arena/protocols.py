@@ -1,8 +1,9 @@
-"""The contracts between the core and plugins: the Game interface every adapter implements, and the Policy shape."""
+"""The contracts between the core and plugins: the Game every adapter implements, the Policy shape, and the Learner."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 
@@ -53,3 +54,59 @@ class Policy(Protocol):
     """
 
     def act(self, *args: Any, **kwargs: Any) -> int: ...
+
+
+class TrainingResult(TypedDict):
+    """What Learner.train() returns after one training iteration."""
+
+    iteration: int  # iterations done so far, this one included (counted across save/load)
+    env_steps: int  # env steps sampled so far (counted across save/load)
+    outcomes: dict[str, list[float]]  # opponent spec (or "self") -> the learner's score in each training episode
+    #                                   finished since the last call: 1 win, 0.5 draw, 0 loss
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """The algorithm contract: what `arena train` and the league scheduler call, and nothing else.
+
+    An algorithm plugin registers a class (or any object with these class methods) with
+    `register_algorithms(register)`: `register("myalgo", "mypkg.learner:MyLearner", params={...})`.
+    The registration's params reach check_hyperparameters and create. A learner trains one policy that meets
+    opponents drawn by weight from its table; an opponent is a policy spec (`random`, `mcts:simulations=50`,
+    `snapshot/NAME`) or "self" (the learner plays itself). It keeps no league state: the scheduler owns that.
+    """
+
+    iteration: int
+    env_steps: int
+
+    @classmethod
+    def check_hyperparameters(cls, params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
+        """One line naming the hyperparameters this algorithm does not know, or None. Must not start training
+        machinery (no Ray): it runs when a league file is validated."""
+
+    @classmethod
+    def create(cls, params: Mapping[str, Any], *, env: str, table: Mapping[str, float],
+               hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
+               resources: Mapping[str, Any]) -> Learner:
+        """A learner for game `env` meeting opponents by `table` ({opponent: weight}), with network sizes `hidden`.
+        `resources` holds the scale knobs (num_env_runners, num_envs_per_env_runner, num_learners,
+        num_gpus_per_learner, address); a learner ignores those it has no use for."""
+
+    def train(self) -> TrainingResult:
+        """One training iteration."""
+
+    def set_table(self, table: Mapping[str, float]) -> None:
+        """Meet these opponents, by weight, from the next iteration on."""
+
+    def snapshot(self, name: str, *, parent: str | None = None, directory: Any = None) -> Path:
+        """Freeze the current policy as a snapshot folder (Arena's format, see arena.plugins.snapshot) that plays
+        as `snapshot/NAME` without the learner; `directory` overrides where it goes. Returns the folder."""
+
+    def save(self, path: Any) -> None:
+        """Write everything needed to resume training (weights, optimiser, counters) into folder `path`."""
+
+    def load(self, path: Any) -> None:
+        """Resume from a folder written by save()."""
+
+    def stop(self) -> None:
+        """Release what the learner holds (Ray actors, processes)."""
