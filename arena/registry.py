@@ -8,68 +8,19 @@ any name at version N: the name is passed without the version, and the canonical
 """
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pluggy
 
 from arena.errors import ArenaError, DuplicateIdError, GameError, ParameterError, PluginError, UnknownIdError
+from arena.ids import format_spec, parse_spec, split_version, valid_id
 from arena.policy import BoundPolicy, build_policy, coerce_params, default_params
 from arena.types import KINDS, Registration
 
 PLURAL = {"env": "envs", "policy": "policies", "algorithm": "algorithms", "matchmaker": "matchmakers"}
-_VERSION = re.compile(r"^(?P<base>.+?)[-_]v(?P<version>\d+)$")
-_ID = re.compile(r"^[A-Za-z0-9_.\-]+(/([A-Za-z0-9_.\-]+|\*([-_]v\d+)?))?$")
-
-
 def list_command(kind: str) -> str:
     return f"arena {PLURAL[kind]}"
-
-
-def split_version(id_: str) -> tuple[str, int | None]:
-    m = _VERSION.match(id_)
-    return (m["base"], int(m["version"])) if m else (id_, None)
-
-
-def parse_value(text: str) -> Any:
-    """A parameter value from the command line: JSON scalars (4, 0.5, true, "x") or a bare string."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        lowered = text.lower()
-        return {"true": True, "false": False}.get(lowered, text)
-    if isinstance(value, (dict, list)):
-        return text
-    return value
-
-
-def format_value(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
-
-
-def parse_spec(text: str) -> tuple[str, dict[str, Any]]:
-    """`ID:key=value,key=value` -> (ID, {key: value})."""
-    id_, sep, rest = text.strip().partition(":")
-    params: dict[str, Any] = {}
-    for item in rest.split(",") if sep else ():
-        if not item.strip():
-            continue
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise ParameterError(f"Bad parameter {item!r} in {text!r}: write ID:key=value,key=value.")
-        params[key.strip()] = parse_value(value.strip())
-    if not id_:
-        raise ParameterError(f"Empty id in {text!r}.")
-    return id_, params
-
-
-def format_spec(id_: str, params: Mapping[str, Any]) -> str:
-    """The canonical text of an id with parameters: keys sorted, so equal specs compare equal."""
-    if not params:
-        return id_
-    return id_ + ":" + ",".join(f"{k}={format_value(params[k])}" for k in sorted(params))
 
 
 class Registry:
@@ -99,7 +50,7 @@ class Registry:
 
             def register(id: str, target: Any, *, description: str = "", params: Mapping[str, Any] | None = None,
                          _plugin: str = plugin) -> None:
-                if not isinstance(id, str) or not _ID.match(id):
+                if not valid_id(id):
                     raise PluginError(f"Plugin {_plugin!r} registered a bad {kind} id {id!r}: use namespace/name-vN.")
                 if id in entries:
                     raise DuplicateIdError(

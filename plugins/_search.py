@@ -1,14 +1,14 @@
 """Shared checks for search policies that need an OpenSpiel game's native state."""
 from __future__ import annotations
 
-from arena.registry import split_version
+from arena.ids import base_name
 from arena.types import GameInfo
 
 
 def needs_native_turn_based(game: GameInfo, who: str) -> str | None:
     """Why `who` cannot search this game, or None when it can: it needs a turn-based OpenSpiel game of full information."""
     if not game.has_native_state:
-        base = split_version(game.env_id.split(":")[0])[0].split("/")[-1]
+        base = base_name(game.env_id)
         return (f"{who} needs the game's native state, which only OpenSpiel games provide "
                 f"(try `arena envs` for an openspiel/ version of {base!r})")
     import pyspiel

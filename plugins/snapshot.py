@@ -17,7 +17,7 @@ import numpy as np
 
 from arena.errors import ArenaError, UnknownIdError
 from arena.hookspecs import hookimpl
-from arena.registry import split_version
+from arena.ids import family
 from arena.settings import SNAPSHOTS_ENV_VAR, snapshots_dir
 from arena.types import GameInfo
 
@@ -130,9 +130,7 @@ class SnapshotPolicy:
         self.version = int(self.meta.get("features", 1))  # snapshots from before the seat feature still play
 
     def check(self, game: GameInfo) -> str | None:
-        trained_on = split_version(self.meta["env"].split(":")[0])[0]
-        here = split_version(game.env_id.split(":")[0])[0]
-        if trained_on != here:
+        if family(self.meta["env"]) != family(game.env_id):
             return f"it was trained on {self.meta['env']}"
         if game.num_actions != self.meta["num_actions"] or feature_dim(game, self.version) != self.meta["obs_dim"]:
             return f"its observation or action sizes do not match {game.env_id}"
