@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArenaError
+from .learners import check_hyperparameters
 from .pool import ROLES
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -26,7 +27,8 @@ SCHEMA: dict[str, set[str]] = {
     "stop": {"rounds", "minutes", "win_rate", "rating"},
     "stop.win_rate": {"player", "at_least", "learner"},
     "round": {"iterations"},
-    "resources": {"num_env_runners", "num_envs_per_env_runner", "num_learners", "num_gpus_per_learner", "address"},
+    "resources": {"num_env_runners", "num_envs_per_env_runner", "num_learners", "num_gpus_per_learner", "address",
+                  "eval_workers"},
 }
 DEFAULT_MATCHMAKER = {"main": "pfsp", "main_exploiter": "alphastar", "league_exploiter": "alphastar"}
 
@@ -73,8 +75,9 @@ class League:
     stop_minutes: float | None = None
     stop_win_rate: tuple[str, str, float] | None = None  # (learner, player, at least)
     stop_rating: float | None = None
-    resources: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)  # the learners' scale knobs (Learner.create)
     payoff_decay: float = 0.99
+    eval_workers: int = 1  # worker processes for a round's evaluation games (same results as 1, seed for seed)
 
     def learner(self, name: str) -> Learner:
         return next(x for x in self.learners if x.name == name)
@@ -263,13 +266,15 @@ def load(path: str | Path, registry: Any = None) -> League:
         resources["num_gpus_per_learner"] = c.typed(res, "num_gpus_per_learner", "resources", (float, int), 0, low=0)
     if res.get("address"):
         resources["address"] = c.typed(res, "address", "resources", str)
+    eval_workers = c.typed(res, "eval_workers", "resources", int, 1, low=1)
     decay = c.typed(raw, "payoff_decay", "", (float, int), 0.99, low=0, high=1)
 
     if not c.problems:
         for i, learner in enumerate(learners):  # the algorithm plugin knows its hyperparameters (no Ray started)
-            registration = reg.resolve("algorithm", learner.algo)
-            check = getattr(registration.load(), "check_hyperparameters", None)
-            problem = check and check(registration.params, learner.hyperparameters)
+            try:
+                problem = check_hyperparameters(reg, learner.algo, learner.hyperparameters)
+            except ArenaError as e:
+                problem = str(e)
             if problem:
                 c.add(f"learners[{i}].hyperparameters", problem)
     if c.problems:
@@ -280,7 +285,8 @@ def load(path: str | Path, registry: Any = None) -> League:
                   snapshot_win_rate=float(win_rate) if win_rate is not None else None,
                   snapshot_against=tuple(against), max_pool=max_pool, eval_games=eval_games,
                   eval_snapshots=eval_snapshots, stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
-                  stop_rating=rating, resources=resources, payoff_decay=float(decay))
+                  stop_rating=rating, resources=resources, payoff_decay=float(decay),
+                  eval_workers=eval_workers or 1)
 
 
 def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tuple[str, dict[str, Any]]:

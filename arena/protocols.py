@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 
@@ -63,6 +63,7 @@ class TrainingResult(TypedDict):
     env_steps: int  # env steps sampled so far (counted across save/load)
     outcomes: dict[str, list[float]]  # opponent spec (or "self") -> the learner's score in each training episode
     #                                   finished since the last call: 1 win, 0.5 draw, 0 loss
+    illegal_actions: NotRequired[int]  # illegal actions the learner sampled so far (masking should keep it at 0)
 
 
 @runtime_checkable

@@ -109,7 +109,8 @@ def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[st
 
 
 class Session:
-    """One learner training in RLlib; Arena keeps the matchmaking table and reads episode outcomes back."""
+    """One learner training in RLlib, an `arena.protocols.Learner`: Arena keeps the matchmaking table and reads
+    episode outcomes back."""
 
     def __init__(self, spec: TrainSpec):
         import ray
@@ -171,8 +172,8 @@ class Session:
         for per_runner in self._foreach_env(lambda env: env.take_outcomes()):
             for opponent, score in per_runner:
                 outcomes.setdefault(opponent, []).append(score)
-        return {"iteration": self.iteration, "outcomes": outcomes,
-                "env_steps": self.env_steps}
+        return {"iteration": self.iteration, "outcomes": outcomes, "env_steps": self.env_steps,
+                "illegal_actions": self.illegal_actions()}
 
     def set_table(self, table: Mapping[str, float]) -> None:
         """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""
