@@ -1,4 +1,4 @@
-"""Every hook is documented in the README with its exact signature, and has a one-line docstring."""
+"""Every hook is documented in docs/plugins.md with its exact signature, and has a one-line docstring."""
 from __future__ import annotations
 
 import inspect
@@ -8,7 +8,7 @@ import pluggy
 
 from arena import hookimpl, hookspec, hookspecs
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+PLUGINS_PAGE = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
 
 
 def hooks():
@@ -26,5 +26,5 @@ def test_markers_are_for_the_arena_project():
 def test_every_hook_is_documented_with_its_exact_signature():
     for name, fn in hooks():
         signature = f"{name}({', '.join(inspect.signature(fn).parameters)})"
-        assert f"`{signature}`" in README, f"README does not document {signature}"
+        assert f"`{signature}`" in PLUGINS_PAGE, f"docs/plugins.md does not document {signature}"
         assert fn.__doc__ and len(fn.__doc__.strip().splitlines()) == 1
