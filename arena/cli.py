@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from arena.cli_check import check_cmd
 from arena.cli_league import league_group
 from arena.cli_match import match_cmd
 from arena.cli_tournament import tournament_cmd, tournaments_cmd
@@ -101,6 +102,7 @@ for _kind in PLURAL:
 
 for _command in STORE_COMMANDS:
     cli.add_command(_command)
+cli.add_command(check_cmd)
 cli.add_command(league_group)
 cli.add_command(match_cmd)
 cli.add_command(tournament_cmd)

@@ -45,9 +45,9 @@ from arena.registry import Registry, parse_spec
 from arena.types import MatchResult
 
 __all__ = [
-    "CheckedGame", "ConformanceError", "Failure", "assert_passes", "check_game", "check_pettingzoo_api",
-    "check_policy", "check_policy_support", "check_random_games", "check_seeds", "declined", "is_pettingzoo",
-    "play_checked", "raw_env", "registry_with",
+    "CheckedGame", "ConformanceError", "Failure", "Report", "assert_passes", "check_all", "check_game",
+    "check_pettingzoo_api", "check_policy", "check_policy_support", "check_random_games", "check_seeds", "declined",
+    "is_pettingzoo", "play_checked", "raw_env", "registry_with",
 ]
 
 # Check names, the first word of every failure line.
@@ -261,7 +261,11 @@ class CheckedGame:
 
 def _describe(obs: Any) -> str:
     if isinstance(obs, np.ndarray):
-        return f"array {obs.dtype} {obs.shape}, from {obs.min() if obs.size else '-'} to {obs.max() if obs.size else '-'}"
+        try:
+            low, high = (obs.min(), obs.max()) if obs.size else ("-", "-")
+        except Exception:
+            return f"array {obs.dtype} {obs.shape}"
+        return f"array {obs.dtype} {obs.shape}, from {low} to {high}"
     return type(obs).__name__
 
 
@@ -380,13 +384,24 @@ def check_game(registry: Registry, env: str, *, games: int = 2, seed: int = 0,
                pettingzoo_api: bool = True) -> list[Failure]:
     """Every game check on `env` (an env spec, parameters allowed): random games, seeds, and PettingZoo's api_test
     when the factory returns a PettingZoo env. Unknown ids and malformed specs raise; everything else is a Failure."""
+    return _game_checks(registry, env, games=games, seed=seed, pettingzoo_api=pettingzoo_api)[0]
+
+
+def _game_checks(registry: Registry, env: str, *, games: int, seed: int, pettingzoo_api: bool = True,
+                 ) -> tuple[list[Failure], list[str]]:
+    """(failures, the checks that ran)."""
     failures = check_random_games(registry, env, games=games, seed=seed)
+    ran = [GAME_PLAY]
     if any(f.check == GAME_BUILD for f in failures):
-        return failures
-    failures += check_seeds(registry, env, seed=seed)
-    if pettingzoo_api:
-        failures += check_pettingzoo_api(registry, env)
-    return failures
+        return failures, ran
+    if not failures:  # replaying games that do not finish would only repeat what check_random_games found
+        failures += check_seeds(registry, env, seed=seed)
+        ran.append(GAME_SEEDS)
+    api = _pettingzoo_api(registry, env, num_cycles=10) if pettingzoo_api else None
+    if api is not None:
+        failures += api
+        ran.append(GAME_PETTINGZOO)
+    return failures, ran
 
 
 def check_random_games(registry: Registry, env: str, *, games: int = 2, seed: int = 0) -> list[Failure]:
@@ -420,8 +435,8 @@ def _random_games(registry: Registry, env: str, game: Any, games: int, seed: int
     except Exception:
         got = None
     if got != canonical:
-        problems.append(f"env_id is {info.env_id!r} but the registered id is {canonical!r}: adapt the env with the env_id "
-                        "adapt_env was given")
+        problems.append(f"env_id is {info.env_id!r} but the registered id is {canonical!r}: adapt the env with "
+                        "the env_id that adapt_env was given")
     if problems:
         return [Failure(GAME_INFO, env, p) for p in problems]
     failures = []
@@ -453,7 +468,7 @@ def check_seeds(registry: Registry, env: str, *, seed: int = 7) -> list[Failure]
         def play(g: Any, s: int) -> MatchResult:
             result = play_game(g, [registry.make_policy(OPPONENT) for _ in range(n)], s, record_moves=True)
             if result.error is not None:
-                raise _GameFailed(result.error, s, result.length + 1)
+                raise _GameFailed(result.error, s, None)
             return result
 
         def same(a: MatchResult, b: MatchResult) -> bool:
@@ -497,16 +512,19 @@ class _GameFailed(Exception):
 def check_pettingzoo_api(registry: Registry, env: str, *, num_cycles: int = 10) -> list[Failure]:
     """PettingZoo's own `api_test` (AECEnv) or `parallel_api_test` (ParallelEnv) on the env exactly as the factory
     builds it. Checks nothing, and returns [], when the factory returns something other than a PettingZoo env."""
+    return _pettingzoo_api(registry, env, num_cycles) or []
+
+
+def _pettingzoo_api(registry: Registry, env: str, num_cycles: int) -> list[Failure] | None:
+    """check_pettingzoo_api, with None when the env is no PettingZoo env (nothing was checked)."""
     _resolve_env(registry, env)
     try:
         raw = raw_env(registry, env)
-    except ParameterError:
-        raise
     except Exception as e:
         return [Failure(GAME_BUILD, env, f"{_exc(e)}: fix the env factory")]
     try:
         if not is_pettingzoo(raw):
-            return []
+            return None
         from pettingzoo.test import api_test, parallel_api_test
         from pettingzoo.utils.env import AECEnv
 
@@ -531,7 +549,9 @@ def _assertion(e: BaseException) -> str:
     where = ""
     if frames:
         last = frames[-1]
-        where = f"{last.filename.rsplit('/', 2)[-2]}/{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+        path = last.filename.replace("\\", "/")
+        path = path.split("site-packages/")[-1] if "site-packages/" in path else "/".join(path.split("/")[-2:])
+        where = f"{path}:{last.lineno}"
         if not message or not isinstance(e, AssertionError):
             where += f" `{last.line}`" if last.line else ""
     kind = "" if isinstance(e, AssertionError) else f"{type(e).__name__}: "
@@ -549,36 +569,29 @@ def _resolve_policy(registry: Registry, policy: str) -> None:
 def declined(registry: Registry, env: str, policy: str) -> str | None:
     """The one-line reason a policy gives for not playing a game (IncompatiblePolicyError), or None if it plays it
     (or cannot even be asked: check_policy reports that)."""
-    _resolve_env(registry, env)
-    _resolve_policy(registry, policy)
-    game, failure = _build_game(registry, env)
-    if failure is not None:
-        return None
-    try:
-        registry.make_policy(policy).check(game.info)
-    except IncompatiblePolicyError as e:
-        return str(e)
-    except Exception:
-        return None
-    finally:
-        _close(game)
-    return None
+    return _policy_checks(registry, env, policy, games=0, seed=0)[1]
 
 
 def check_policy(registry: Registry, env: str, policy: str, *, games: int = 1, seed: int = 0) -> list[Failure]:
     """A policy (a spec: `mcts:simulations=10`) on a game: either it declines the game, in one line naming it, and
     the match runner refuses it; or, in every seat beside `random`, it plays `games` games (seeds seed+seat, ...) with
     only legal moves, moves at least once in each seat, and a fresh instance replays its first game from the seed."""
+    return _policy_checks(registry, env, policy, games=games, seed=seed)[0]
+
+
+def _policy_checks(registry: Registry, env: str, policy: str, *, games: int, seed: int,
+                   ) -> tuple[list[Failure], str | None]:
+    """(failures, the reason the policy declines the game or None). games=0 only asks whether it declines."""
     _resolve_env(registry, env)
     _resolve_policy(registry, policy)
     subject = f"{policy} on {env}"
     game, failure = _build_game(registry, env)
     if failure is not None:
-        return [failure]
+        return [failure], None
     try:
-        return _check_policy(registry, env, policy, subject, game, games, seed)
+        return _check_policy(registry, policy, subject, game, games, seed)
     except Exception as e:
-        return [Failure(POLICY_PLAY, subject, f"the check itself failed: {_exc(e)}")]
+        return [Failure(POLICY_PLAY, subject, f"the check itself failed: {_exc(e)}")], None
     finally:
         _close(game)
 
@@ -590,18 +603,18 @@ def _make_policy(registry: Registry, policy: str, subject: str) -> tuple[BoundPo
         return None, Failure(POLICY_BUILD, subject, f"{_exc(e)}: make the policy build with these parameters")
 
 
-def _check_policy(registry: Registry, env: str, policy: str, subject: str, game: Any, games: int,
-                  seed: int) -> list[Failure]:
+def _check_policy(registry: Registry, policy: str, subject: str, game: Any, games: int,
+                  seed: int) -> tuple[list[Failure], str | None]:
     info = game.info
     bound, failure = _make_policy(registry, policy, subject)
     if failure is not None:
-        return [failure]
+        return [failure], None
     try:
         bound.check(info)
     except IncompatiblePolicyError as e:
-        return _check_decline(registry, policy, subject, game, bound, str(e))
+        return (_check_decline(registry, subject, game, bound, str(e)) if games else []), str(e)
     except Exception as e:
-        return [Failure(POLICY_DECLINE, subject, f"{_exc(e)}: check() must return None or a reason, not raise")]
+        return [Failure(POLICY_DECLINE, subject, f"{_exc(e)}: check() must return None or a reason, not raise")], None
     checked = CheckedGame(game)
     failures: list[Failure] = []
     first: MatchResult | None = None
@@ -622,17 +635,17 @@ def _check_policy(registry: Registry, env: str, policy: str, subject: str, game:
     if first is not None and not failures:
         fresh, failure = _make_policy(registry, policy, subject)
         if failure is not None:
-            return [failure]
+            return [failure], None
         seated = [fresh] + [registry.make_policy(OPPONENT) for _ in range(info.num_seats - 1)]
         again = play_game(checked, seated, first_seed, record_moves=True)
         if (again.moves, again.returns) != (first.moves, first.returns):
             failures.append(Failure(POLICY_SEEDS, subject, f"a fresh instance in seat 0 played another game from the "
                                     f"same seed ({_first_difference(first, again)}): draw randomness only from the "
                                     "rng argument, and clear per-game state in reset()", first_seed))
-    return failures
+    return failures, None
 
 
-def _check_decline(registry: Registry, policy: str, subject: str, game: Any, bound: BoundPolicy,
+def _check_decline(registry: Registry, subject: str, game: Any, bound: BoundPolicy,
                    message: str) -> list[Failure]:
     info = game.info
     failures = []
@@ -672,3 +685,57 @@ def check_policy_support(registry: Registry, policy: str, envs: Iterable[str]) -
         return []
     return [Failure(POLICY_SUPPORT, policy, f"declines every one of the {len(envs)} games it was offered, so it "
                     "never plays: check() must accept the games the policy is for")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Everything on one game: what `arena check` runs
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class Report:
+    """The outcome of the checks on one subject: the game, or one policy on it."""
+
+    kind: str  # "game" or "policy"
+    subject: str  # the env spec, or the policy spec
+    status: str  # "passed", "failed", "declined" (a policy that does not play this game) or "skipped"
+    checks: list[str]  # the checks that ran, e.g. ["game.play", "game.seeds", "game.pettingzoo_api"]
+    failures: list[Failure]
+    reason: str | None = None  # why declined or skipped
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.subject, "status": self.status, "checks": self.checks,
+                "reason": self.reason, "failures": [f.to_dict() for f in self.failures]}
+
+
+def check_all(registry: Registry, env: str, policies: Sequence[str] = (OPPONENT,), *, games: int = 2,
+              seed: int = 0, on_report: Callable[[Report], None] | None = None) -> list[Report]:
+    """The game checks on `env`, then the policy checks of each policy on it: one Report each, in that order, each
+    also handed to `on_report` as soon as it is done. Every id is resolved first, so an unknown id or a malformed
+    spec raises (an ArenaError) before any game is played."""
+    _resolve_env(registry, env)
+    for policy in policies:
+        _resolve_policy(registry, policy)
+    reports: list[Report] = []
+
+    def done(report: Report) -> None:
+        reports.append(report)
+        if on_report is not None:
+            on_report(report)
+
+    failures, ran = _game_checks(registry, env, games=games, seed=seed)
+    done(Report("game", env, "failed" if failures else "passed", ran, failures))
+    broken = ("the game could not be built" if any(f.check == GAME_BUILD for f in failures) else
+              "the game does not play to the end with random players; fix it first"
+              if any(f.check in (GAME_INFO, GAME_PLAY) for f in failures) else None)
+    for policy in policies:
+        if broken:  # every game the policy played would fail the same way
+            done(Report("policy", policy, "skipped", [], [], broken))
+            continue
+        found, reason = _policy_checks(registry, env, policy, games=games, seed=seed)
+        status = "failed" if found else "declined" if reason else "passed"
+        checks = [POLICY_DECLINE] if reason else [POLICY_PLAY, POLICY_SEEDS]
+        done(Report("policy", policy, status, checks, found, reason))
+    return reports
