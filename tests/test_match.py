@@ -90,9 +90,21 @@ def test_seats_rotate_fairly(reg):
     assert sorted(seat_order(3, 1)) == [0, 1, 2]
     game = reg.make_game("openspiel/kuhn_poker_3p")
     names = ["a", "b", "c"]
-    table = standings(names, play_match(game, [reg.make_policy("random") for _ in names], 6, seed=1))
-    assert all(s.seat_counts == [2, 2, 2] for s in table)
-    assert sum(s.wins for s in table) + sum(s.draws for s in table) >= 6
+    games = list(play_match(game, [reg.make_policy("random") for _ in names], 6, seed=1))
+    table = standings(names, games)
+    assert all(s.seat_counts == [2, 2, 2] and s.games == 6 for s in table)
+    # One pot and distinct cards: every Kuhn poker hand has exactly one winner, the seat with the top return.
+    # Each win must be credited to the participant who sat in that seat in that game, not to the seat itself.
+    winning_seats = []
+    for _, result in games:
+        top = max(result.returns)
+        assert result.returns.count(top) == 1, result.returns
+        winning_seats.append(result.returns.index(top))
+    winners = [order[seat] for (order, _), seat in zip(games, winning_seats)]
+    assert [s.wins for s in table] == [winners.count(i) for i in range(len(names))]
+    assert sum(s.wins for s in table) == 6 and all(s.draws == 0 for s in table)
+    # seed 1 is a case where a tally by seat gives other numbers, so crediting seats instead of players fails here
+    assert [winning_seats.count(i) for i in range(len(names))] != [s.wins for s in table]
 
 
 def test_game_seeds_are_stable_and_distinct():
