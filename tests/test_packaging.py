@@ -74,9 +74,13 @@ def test_wheel_contains_the_mapped_packages(wheel):
 def test_every_repo_module_is_in_the_wheel(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
+    checked = 0
     for folder, package in (("arena", "arena"), ("envs", "arena/envs"), ("plugins", "arena/plugins")):
-        for path in (REPO / folder).glob("*.py"):
-            assert f"{package}/{path.name}" in names, f"{folder}/{path.name} is not packaged as {package}/{path.name}"
+        for path in (REPO / folder).rglob("*.py"):  # subpackages too (arena/services/...): each must be listed
+            relative = path.relative_to(REPO / folder).as_posix()
+            assert f"{package}/{relative}" in names, f"{folder}/{relative} is not packaged as {package}/{relative}"
+            checked += 1
+    assert checked > 20, checked
 
 
 PROBE = r"""

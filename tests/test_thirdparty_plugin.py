@@ -199,7 +199,10 @@ def test_thirdparty_match_plays_without_forfeits(good):
     assert set(standings) == set(doc["participants"])
     for s in standings.values():
         assert s["games"] == 4 and s["forfeits"] == 0
-        assert s["wins"] + s["draws"] + s["losses"] == 4
+        assert s["draws"] == 0 and s["wins"] + s["losses"] == 4  # Nim has no draws
+    # every game has one winner, the player with the top return, and the standings credit exactly those wins
+    winners = [r["players"][r["returns"].index(max(r["returns"]))] for r in doc["results"]]
+    assert {p: s["wins"] for p, s in standings.items()} == {p: winners.count(p) for p in standings}
     # Both policies are deterministic, so each result depends only on who sits first; seats rotate.
     assert [r["players"][0] for r in doc["results"]] == ["mythird/take-most", "mythird/take-least"] * 2
     assert doc["results"][0]["returns"] == doc["results"][2]["returns"]
