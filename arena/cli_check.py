@@ -13,7 +13,7 @@ _MARK = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"), "declined": ("S
 
 @click.command("check")
 @click.argument("env")
-@click.argument("policies", nargs=-1)
+@click.argument("policies", nargs=-1, metavar="[POLICY]...")
 @click.option("--games", "-n", type=click.IntRange(min=1), default=2, show_default=True,
               help="Random games the game check plays, and games per seat for each policy.")
 @click.option("--seed", "-s", type=int, default=0, show_default=True, help="First game seed.")
