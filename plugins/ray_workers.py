@@ -8,34 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from arena.errors import PluginError, UsageError
+from arena.errors import PluginError
 from arena.parallel import ChunkPlayer, GameJob, PlayOptions, crashed
 from arena.types import MatchResult
 
-
-def _connect(address: str) -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--ray-address needs Ray, which is not installed: pip install 'arena[train]', or leave "
-                         "--ray-address out to use worker processes on this machine.") from None
-    if ray.is_initialized():
-        return ray
-    try:
-        if address == "local":
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise UsageError(f"Cannot reach a Ray cluster at {address!r}: {e}. Start one with `ray start --head`, "
-                         "or leave --ray-address out to use worker processes on this machine.") from e
-    return ray
+from .ray_session import connect
 
 
 def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options: PlayOptions,
                retries: int) -> Iterator[tuple[GameJob, MatchResult]]:
     """Yields (job, result) chunk by chunk as actors finish them; `workers` <= 1 means one actor per cluster CPU."""
-    ray = _connect(address)
+    connect(address)  # a missing Ray or an unreachable cluster: one line
+    import ray
 
     @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=retries)
     class MatchWorker:

@@ -44,7 +44,7 @@ class Resources:
     num_envs_per_env_runner: int = 64
     num_learners: int = 0
     num_gpus_per_learner: float = 0.0
-    address: str | None = None  # a Ray cluster; None starts a local Ray with 2 CPUs
+    address: str | None = None  # a Ray cluster; None starts a local Ray on all of this machine's CPUs
 
 
 @dataclass
@@ -113,14 +113,10 @@ class Session:
     episode outcomes back."""
 
     def __init__(self, spec: TrainSpec):
-        import ray
+        from .ray_session import connect
 
         self.spec = spec
-        if not ray.is_initialized():
-            if spec.resources.address:
-                ray.init(address=spec.resources.address, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        connect(spec.resources.address)
         from arena.registry import Registry
 
         self.env_id = Registry().make_game(spec.env).info.env_id  # canonical, for snapshot metadata
