@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.arena-installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-fast bench clean
 
 # One virtual environment with Arena installed editable, training (ray, CPU torch) and the test tools.
 # torch==2.13.0 comes first: on these machines it is a CPU wheel on disk, and with it installed pip
@@ -27,6 +27,11 @@ run: setup
 
 test: setup
 	$(BIN)/pytest
+
+# The inner loop (under 90 s on 2 cores): every test but those that start Ray or run long, such as package builds
+# and kill -9 runs. tests/conftest.py sets the markers; `make test` runs everything.
+test-fast: setup
+	$(BIN)/pytest -q -m "not ray and not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/match_throughput.py
