@@ -3,9 +3,9 @@
 `make test` runs everything. `make test-fast` runs `-m "not ray and not slow"`:
 
 - `ray`: the test starts Ray, in this process or in an `arena` command it runs (training, leagues, Ray workers).
-  A test gets it when its module imports Ray at top level, when its own code or one of its fixtures calls
-  `ray.init(`, asks for `ray_address=` or imports Ray, or when it is listed in RAY_TESTS (subprocess leagues and
-  training, which start Ray in a child process where no source scan can see it).
+  A test gets it when its module imports Ray at top level, when its own code or one of its fixtures starts or
+  imports Ray or a plugin module built on it (RAY_SOURCE), or when it is listed in RAY_TESTS (subprocess leagues
+  and training, which start Ray in a child process where no source scan can see it).
 - `slow`: long without Ray: building and installing packages, or many games. Modules say so themselves
   (`pytestmark = pytest.mark.slow`) or are listed in SLOW_TESTS.
 
@@ -47,9 +47,10 @@ SLOW_TESTS = {
     "test_learner_contract::test_an_installed_algorithm_plugin_trains_with_arena_train_and_in_a_league",
 }
 
-# Ray in the test's own source or in a fixture it uses.
-RAY_SOURCE = re.compile(r"\bray\.init\(|\bray_address\s*=|^\s*(import ray\b|from ray\b)|importorskip\(\s*[\"']ray",
-                        re.MULTILINE)
+# Ray in the test's own source or in a fixture it uses: Ray started or imported, Ray workers asked for, or one of the
+# plugin modules that import Ray (ray_session.connect, ray_workers, the rllib_* modules).
+RAY_SOURCE = re.compile(r"\bray\.init\(|\bray_address\s*=|^\s*(import ray\b|from ray\b)|importorskip\(\s*[\"']ray"
+                        r"|\bray_session\b|\bray_workers\b|\brllib_\w+", re.MULTILINE)
 FAST_LIMIT_S = 5.0  # a test slower than this in a fast run is named at the end
 TESTS = Path(__file__).resolve().parent
 
