@@ -76,23 +76,24 @@ def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path
 
 
 def _status(store: Any, name: str) -> dict[str, Any]:
-    from arena import league_state as state
     from arena.errors import UnknownIdError
+    from arena.ratings import conservative
+    from arena.store import leagues as state
 
     row = state.get(store, name)
     if row is None:
         raise UnknownIdError("league", name, state.names(store), "arena league list")
     rounds = state.rounds(store, name)
     pool = state.pool(store, name, active_only=False)
-    ratings = {p: (mu, s, g) for p, mu, s, g in store.db.execute(
-        "SELECT player, mu, sigma, games FROM ratings WHERE env = ?", [row["env"]])}
-    matches = store.db.execute("SELECT count(*) FROM matches WHERE league = ?", [name]).fetchone()[0]
+    ratings = state.player_ratings(store, row["env"])
+    matches = state.match_count(store, name)
     members = []
     for m in pool.members:
-        mu, sigma, games = ratings.get(m.plays_as or "", (None, None, 0))
+        rating = ratings.get(m.plays_as or "")
         members.append({"id": m.id, "kind": m.kind, "role": m.role, "round": m.round, "plays_as": m.plays_as,
                         "iteration": m.iteration, "steps": m.steps, "parent": m.parent,
-                        "rating": None if mu is None else round(mu - 3 * sigma, 2), "games": games})
+                        "rating": None if rating is None else round(conservative(rating.skill), 2),
+                        "games": rating.games if rating else 0})
     last = rounds[-1] if rounds else {}
     return {"league": name, "env": row["env"], "status": row["status"], "stop_reason": row["stop_reason"],
             "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
@@ -135,7 +136,7 @@ def status_cmd(name: str, fmt: str, db_path: str) -> None:
 @db_option
 def list_cmd(fmt: str, db_path: str) -> None:
     """Leagues in the store."""
-    from arena import league_state as state
+    from arena.store import leagues as state
 
     with open_store(db_path) as store:
         rows = [_status(store, name) for name in state.names(store)]

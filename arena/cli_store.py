@@ -21,21 +21,21 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_store(path: str, readonly: bool = False) -> Any:
-    from arena.evaluation import open_store as open_
+    from arena.services.recording import open_store as open_
 
     return open_(path, readonly=readonly)
 
 
 def _player(ctx: click.Context, store: Any, text: str) -> str:
     """A player id as stored: a policy spec is canonicalised first (mcts:simulations=100 is mcts)."""
-    from arena import queries
+    from arena.store import rankings
     from arena.errors import ArenaError
 
     try:
         text = ctx.find_root().obj.player_id(text)
     except ArenaError:
         pass  # not a registered policy: a snapshot or a player from a plugin that is not installed here
-    return queries.resolve_player(store, text)
+    return rankings.resolve_player(store, text)
 
 
 STATS = [("Games", field("games")), ("W", field("wins")), ("D", field("draws")), ("L", field("losses"))]
@@ -44,19 +44,20 @@ STATS = [("Games", field("games")), ("W", field("wins")), ("D", field("draws")),
 @click.command("leaderboard")
 @click.option("--env", help="Only this game (default: every game in the store).")
 @click.option("--league", help="Only players of this league.")
+@click.option("--tournament", help="Only players of this tournament.")
 @click.option("--method", type=click.Choice(["trueskill", "bt"]), default="trueskill", show_default=True,
               help="TrueSkill (incremental) or Bradley-Terry (fit over all stored games, 95% bootstrap intervals).")
 @click.option("--top", type=click.IntRange(min=1), help="Only the best N of each game.")
 @db_option
 @output_options
-def leaderboard_cmd(env: str | None, league: str | None, method: str, top: int | None, db_path: str,
-                    fmt: str) -> None:
+def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None, method: str, top: int | None,
+                    db_path: str, fmt: str) -> None:
     """Rank the players of each game by rating."""
-    from arena import queries
+    from arena.store import rankings
 
     with open_store(db_path, readonly=True) as store:
-        env = queries.resolve_env(store, env) if env else None
-        rows = queries.leaderboard(store, env=env, league=league, method=method, top=top)
+        env = rankings.resolve_env(store, env) if env else None
+        rows = rankings.leaderboard(store, env=env, league=league, tournament=tournament, method=method, top=top)
     if not rows and fmt == "table":
         click.echo(f"No rated games in {db_path}" + (f" for {env}" if env else "") + ".", err=True)
         return
@@ -83,12 +84,12 @@ def leaderboard_cmd(env: str | None, league: str | None, method: str, top: int |
 @click.pass_context
 def h2h_cmd(ctx: click.Context, player: str, opponent: str, env: str | None, db_path: str, fmt: str) -> None:
     """PLAYER's head-to-head record against OPPONENT."""
-    from arena import queries
+    from arena.store import rankings
 
     with open_store(db_path, readonly=True) as store:
         a, b = _player(ctx, store, player), _player(ctx, store, opponent)
-        env = queries.resolve_env(store, env) if env else None
-        rows = queries.head_to_head(store, a, b, env)
+        env = rankings.resolve_env(store, env) if env else None
+        rows = rankings.head_to_head(store, a, b, env)
     if not rows and fmt == "table":
         click.echo(f"{a} and {b} have not met" + (f" in {env}" if env else "") + ".", err=True)
         return
@@ -104,12 +105,12 @@ def h2h_cmd(ctx: click.Context, player: str, opponent: str, env: str | None, db_
 @click.pass_context
 def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, fmt: str) -> None:
     """PLAYER's TrueSkill rating after each rated game."""
-    from arena import queries
+    from arena.store import rankings
 
     with open_store(db_path, readonly=True) as store:
         who = _player(ctx, store, player)
-        env = queries.resolve_env(store, env) if env else None
-        rows = queries.history(store, who, env)
+        env = rankings.resolve_env(store, env) if env else None
+        rows = rankings.history(store, who, env)
     emit(rows, [("Match #", field("seq")), ("Played at (UTC)", lambda r: r["played_at"][:19].replace("T", " ")),
                 ("Env", field("env")),
                 ("μ", field("mu", ".2f")), ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f"))],
@@ -122,17 +123,17 @@ def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, 
 @output_options
 def payoff_cmd(env: str | None, db_path: str, fmt: str) -> None:
     """The win-rate matrix: each row player's score against each column player."""
-    from arena import queries
+    from arena.store import rankings
 
     with open_store(db_path, readonly=True) as store:
-        envs = queries.stored_envs(store)
+        envs = rankings.stored_envs(store)
         if env:
-            env = queries.resolve_env(store, env)
+            env = rankings.resolve_env(store, env)
         elif len(envs) == 1:
             env = envs[0]
         else:
             raise UsageError(f"{db_path} holds {len(envs)} games; pick one with --env ({', '.join(envs) or 'none'}).")
-        table = queries.payoff(store, env)
+        table = rankings.payoff(store, env)
     if fmt == "json":
         return emit([table], [], "json")
     players = table["players"]
@@ -155,16 +156,13 @@ def ratings_group() -> None:
 @db_option
 def ratings_set(env: str, draw_probability: float | None, beta: float | None, tau: float | None, db_path: str) -> None:
     """Change ENV's TrueSkill settings and re-rate its stored games with them."""
-    from arena import queries
+    from arena.store import rankings
 
     changes = {k: v for k, v in {"draw_probability": draw_probability, "beta": beta, "tau": tau}.items()
                if v is not None}
     with open_store(db_path) as store:
-        env = queries.resolve_env(store, env)
-        with store.db.atomic():
-            settings = {**store.settings(env), **changes}
-            store.db["rating_settings"].update(env, settings)
-        changed = store.rebuild(env)
+        env = rankings.resolve_env(store, env)
+        settings, changed = store.set_settings(env, changes)
         click.echo(f"{env}: {', '.join(f'{k}={v:g}' for k, v in settings.items())}; "
                    f"re-rated, {len(changed)} ratings changed.")
 
@@ -175,10 +173,10 @@ def ratings_set(env: str, draw_probability: float | None, beta: float | None, ta
 @db_option
 def ratings_rebuild(env: str | None, check: bool, db_path: str) -> None:
     """Recompute every rating from the stored games, in the order they were stored."""
-    from arena import queries
+    from arena.store import rankings
 
     with open_store(db_path) as store:
-        env = queries.resolve_env(store, env) if env else None
+        env = rankings.resolve_env(store, env) if env else None
         changed = store.rebuild(env, dry_run=check)
     if check and changed:
         click.echo(f"{len(changed)} ratings differ from a rebuild, e.g. {next(iter(changed))}.", err=True)

@@ -56,8 +56,8 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
     Interrupted? Run the same command with --resume: games already stored are not played again.
     """
     from arena import tournament as t
-    from arena.evaluation import open_store
     from arena.parallel import PlayOptions
+    from arena.services.recording import open_store
 
     reg = ctx.find_root().obj
     game = reg.make_game(env)
@@ -89,18 +89,12 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tournaments_cmd(db_path: str, as_json: bool) -> None:
     """List the tournaments in the store: settings, games stored, and whether each finished."""
-    from arena.evaluation import open_store
+    from arena.services.recording import open_store
+    from arena.store.tournaments import list_tournaments
 
     with open_store(db_path, readonly=True) as store:
-        if not store.db["tournaments"].exists():
-            rows: list[dict[str, Any]] = []
-        else:
-            rows = list(store.db.query(
-                "SELECT t.name, t.env, t.format, t.players, t.rounds, t.games_per_pair, t.seed, t.created_at, "
-                "t.finished_at, (SELECT COUNT(*) FROM matches m WHERE m.league = 'tournament:' || t.name) AS games "
-                "FROM tournaments t ORDER BY t.created_at"))
+        rows = list_tournaments(store)
     for r in rows:
-        r["players"] = json.loads(r["players"])
         r["status"] = "finished" if r["finished_at"] else "unfinished (resume with --resume)"
     if as_json:
         return print_json(rows)
@@ -114,10 +108,11 @@ def tournaments_cmd(db_path: str, as_json: bool) -> None:
 
 def _open(store: Any, wanted: Any, resume: bool, seed_given: bool, db_path: str) -> Any:
     from arena import tournament as t
+    from arena.store import tournaments as ts
 
-    stored = t.load(store, wanted.name)
+    stored = ts.load(store, wanted.name)
     if stored is None:
-        t.create(store, wanted)
+        ts.create(store, wanted)
         return wanted
     if not resume:
         raise UsageError(f"Tournament {wanted.name!r} is already in {db_path}. Add --resume to continue it, "
@@ -133,20 +128,21 @@ def _open(store: Any, wanted: Any, resume: bool, seed_given: bool, db_path: str)
 def _play(store: Any, spec: Any, workers: int, ray_address: str | None, options: Any, db_path: str,
           as_json: bool) -> None:
     from arena import tournament as t
-    from arena.evaluation import Recorder
+    from arena.services.recording import Recorder
+    from arena.store import tournaments as ts
 
     say = (lambda *_: None) if as_json else (lambda text: click.echo(text, err=True))
     say(f"Tournament {spec.name}: {spec.format}, {len(spec.players)} players, {spec.rounds} round(s), "
         f"{spec.games_per_pair} games per pairing, seed {spec.seed}, store {db_path}")
     done_rounds: list[list[Any]] = []
-    with Recorder(store, league=spec.event) as recorder:
+    with Recorder(store, event=spec.event) as recorder:
         for r in range(1, spec.rounds + 1):
-            stored = t.stored_games(store, spec)
-            pairings = t.stored_pairings(store, spec.name, r)
+            stored = ts.stored_games(store, spec)
+            pairings = ts.stored_pairings(store, spec.name, r)
             if not pairings:
                 records, _ = t.tally(spec, done_rounds, stored)
                 pairings = t.pair_round(spec, r, records)
-                t.save_pairings(store, spec.name, pairings)
+                ts.save_pairings(store, spec.name, pairings)
             jobs = t.missing(spec, pairings, stored)
             byes = [p.a for p in pairings if p.b is None]
             if jobs:
@@ -154,7 +150,7 @@ def _play(store: Any, spec: Any, workers: int, ray_address: str | None, options:
                     + (f", bye: {', '.join(byes)}" if byes else ""))
                 _run_round(jobs, r, spec, workers, ray_address, options, recorder, say)
             done_rounds.append(pairings)
-    t.finish(store, spec.name)
+    ts.finish(store, spec.name)
 
 
 def _run_round(jobs: list[Any], r: int, spec: Any, workers: int, ray_address: str | None, options: Any,
@@ -180,14 +176,14 @@ def _run_round(jobs: list[Any], r: int, spec: Any, workers: int, ray_address: st
 def report(store: Any, spec: Any) -> dict[str, Any]:
     """Standings, crosstable and payoff of a tournament, all from its stored games."""
     from arena import tournament as t
+    from arena.ratings import conservative
+    from arena.store import tournaments as ts
 
-    rounds = [t.stored_pairings(store, spec.name, r) for r in range(1, spec.rounds + 1)]
-    stored = t.stored_games(store, spec)
+    rounds = [ts.stored_pairings(store, spec.name, r) for r in range(1, spec.rounds + 1)]
+    stored = ts.stored_games(store, spec)
     records, h2h = t.tally(spec, rounds, stored)
     order = t.ranking(records, spec.players)
-    ratings = {row["player"]: row for row in store.db.query(
-        f"SELECT player, mu, sigma FROM ratings WHERE env = ? AND player IN ({','.join('?' * len(spec.players))})",
-        [spec.env, *spec.players])}
+    ratings = ts.skills(store, spec.env, spec.players)
     names = [r.player for r in order]
     standings = []
     for rank, r in enumerate(order, 1):
@@ -195,7 +191,7 @@ def report(store: Any, spec: Any) -> dict[str, Any]:
         standings.append({"rank": rank, "player": r.player, "points": r.points, "games": r.games, "wins": r.wins,
                           "draws": r.draws, "losses": r.losses, "byes": r.byes, "score": round(r.score, 4),
                           "tiebreak": round(r.tiebreak, 3),
-                          "rating": round(rating["mu"] - 3 * rating["sigma"], 2) if rating else None})
+                          "rating": round(conservative(rating), 2) if rating else None})
     crosstable = {a: {b: (f"{h2h[(a, b)][0]:g}/{int(h2h[(a, b)][1])}" if (a, b) in h2h else None) for b in names}
                   for a in names}
     payoff = {a: {b: (round(h2h[(a, b)][0] / h2h[(a, b)][1], 4) if (a, b) in h2h and h2h[(a, b)][1] else None)

@@ -1,4 +1,5 @@
-"""TrueSkill ratings: per-game settings, a closed-form 1v1 update equal to trueskill's, and the views matchmaking uses."""
+"""TrueSkill ratings: per-game settings, a closed-form 1v1 update equal to trueskill's, the views matchmaking uses,
+and TrueSkillSystem, the RatingSystem the store rates matches with."""
 from __future__ import annotations
 
 import math
@@ -91,6 +92,29 @@ class Rater:
     def quality(self, teams: Sequence[Sequence[Skill]]) -> float:
         """TrueSkill match quality (the draw probability of an evenly matched game), in [0, 1]."""
         return self.env.quality([[self.env.create_rating(mu, sigma) for mu, sigma in team] for team in teams])
+
+
+class TrueSkillSystem:
+    """The store's RatingSystem (arena.store.RatingSystem): one Rater per distinct settings."""
+
+    def __init__(self) -> None:
+        self._raters: dict[tuple[float, ...], Rater] = {}
+
+    def defaults(self, env: str) -> dict[str, float]:
+        return RatingSettings().to_dict()
+
+    def rater(self, settings: dict[str, float]) -> Rater:
+        key = tuple(sorted(settings.items()))
+        rater = self._raters.get(key)
+        if rater is None:
+            rater = self._raters[key] = Rater(RatingSettings(**settings))
+        return rater
+
+    def rate(self, settings: dict[str, float], teams: Sequence[Sequence[Skill | None]],
+             ranks: Sequence[int]) -> list[list[Skill]]:
+        rater = self.rater(settings)
+        start = rater.initial()
+        return rater.rate([[s if s is not None else start for s in team] for team in teams], ranks)
 
 
 def conservative(skill: Skill) -> float:

@@ -1,6 +1,6 @@
 """The league loop: matchmaking, training, evaluation, snapshot rules and stop criteria, round after round.
 
-The scheduler owns all league state and keeps it in the store (arena.league_state); learners are reached only
+The scheduler owns all league state and keeps it in the store (arena.store.leagues); learners are reached only
 through their algorithm plugin (`create`, `train`, `set_table`, `snapshot`, `save`, `load`, `stop`), so this
 module imports neither ray nor torch. Each round:
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import league_state as state
+from .store import leagues as state
 from .config import League
 from .errors import ArenaError
 from .pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
@@ -187,8 +187,7 @@ class Scheduler:
                     shutil.rmtree(old, ignore_errors=True)
 
     def _ratings(self) -> dict[str, tuple[float, float]]:
-        rows = self.store.db.execute("SELECT player, mu, sigma FROM ratings WHERE env = ?", [self.league.env])
-        return {p: (mu, sigma) for p, mu, sigma in rows}
+        return state.skills(self.store, self.league.env)
 
     def _evaluate(self, r: int) -> dict[str, dict[str, float]]:
         """Each learner's copy against the fixed players, the other copies and recent pool snapshots (rated)."""
@@ -202,7 +201,7 @@ class Scheduler:
         pool = state.pool(self.store, lg.name)
         seats = self.reg.make_game(lg.env).info.num_seats
         scores: dict[str, dict[str, float]] = {}
-        with Recorder(self.store, league=lg.name) as recorder:
+        with Recorder(self.store, event=lg.name) as recorder:
             for x in lg.learners:
                 me = pool.get(x.name).policy
                 others = [m.plays_as for m in pool.fixed()] + [m.policy for m in pool.learners() if m.id != x.name]

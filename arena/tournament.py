@@ -3,21 +3,20 @@
 A tournament is a sequence of rounds; a round is a list of pairings fixed (and stored) before its first game; a
 pairing is `games_per_pair` games of two players with seats alternating. Every game has a seed derived from the
 tournament's seed, its round and slot, so its match id is known before it is played: resuming plays exactly the
-games whose ids are not stored yet. Standings, crosstable and payoff come from the stored games.
+games whose ids are not stored yet. Standings, crosstable and payoff come from the stored games; storing a
+tournament is arena.store.tournaments' job.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from arena.errors import UsageError
 from arena.match import game_seed
 from arena.parallel import GameJob
-from arena.store import Store, game_id
+from arena.store import game_id
 
 FORMATS = ("round-robin", "gauntlet", "swiss")
 BYE = None
@@ -115,60 +114,9 @@ def _pair(order: list[str], met: dict[str, set[str]], allow_repeats: bool) -> li
     return None
 
 
-# -- the store ----------------------------------------------------------------------------------------------------
-def load(store: Store, name: str) -> TournamentSpec | None:
-    row = next(store.db.query("SELECT * FROM tournaments WHERE name = ?", [name]), None)
-    if row is None:
-        return None
-    return TournamentSpec(row["name"], row["env"], tuple(json.loads(row["players"])), row["format"], row["rounds"],
-                          row["games_per_pair"], row["seed"])
-
-
-def create(store: Store, spec: TournamentSpec) -> None:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with store.transaction() as conn:
-        conn.execute("INSERT INTO tournaments (name, env, format, players, rounds, games_per_pair, seed, created_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (spec.name, spec.env, spec.format, json.dumps(list(spec.players)), spec.rounds,
-                      spec.games_per_pair, spec.seed, now))
-
-
 def differences(stored: TournamentSpec, wanted: TournamentSpec) -> list[str]:
     old, new = asdict(stored), asdict(wanted)
     return [f"{k} {old[k]!r} (asked for {new[k]!r})" for k in old if k not in ("name", "seed") and old[k] != new[k]]
-
-
-def stored_pairings(store: Store, name: str, round_: int) -> list[Pairing]:
-    rows = store.db.query("SELECT * FROM tournament_pairings WHERE tournament = ? AND round = ? ORDER BY slot",
-                          [name, round_])
-    return [Pairing(r["round"], r["slot"], r["a"], r["b"]) for r in rows]
-
-
-def save_pairings(store: Store, name: str, pairings: Sequence[Pairing]) -> None:
-    with store.transaction() as conn:
-        conn.executemany("INSERT INTO tournament_pairings (tournament, round, slot, a, b) VALUES (?, ?, ?, ?, ?)",
-                         [(name, p.round, p.slot, p.a, p.b) for p in pairings])
-
-
-def finish(store: Store, name: str) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE tournaments SET finished_at = ? WHERE name = ? AND finished_at IS NULL",
-                     (datetime.now(timezone.utc).isoformat(timespec="seconds"), name))
-
-
-def stored_games(store: Store, spec: TournamentSpec) -> dict[str, dict[str, float] | None]:
-    """match id -> {player: score} for each stored game of the tournament (None for a game that failed)."""
-    out: dict[str, dict[str, float] | None] = {}
-    rows = store.db.query("SELECT m.id, m.status, p.player, p.score FROM matches m "
-                          "JOIN participants p ON p.match_seq = m.seq WHERE m.league = ?", [spec.event])
-    for r in rows:
-        if r["status"] != "ok":
-            out[r["id"]] = None
-            continue
-        scores = out.setdefault(r["id"], {})
-        assert scores is not None
-        scores[r["player"]] = r["score"]
-    return out
 
 
 def missing(spec: TournamentSpec, pairings: Sequence[Pairing], stored: dict[str, Any],

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import trueskill
 
-from arena import queries
-from arena.evaluation import Recorder, open_store
+from arena.services.recording import Recorder, open_store
+from arena.store import rankings as queries
 from arena.ratings import Rater, RatingSettings
 from arena.types import MatchResult
 

@@ -92,8 +92,8 @@ def ray_local():
 
 @pytest.mark.parametrize("path", LEAGUES, ids=[p.stem for p in LEAGUES])
 def test_each_shipped_league_runs_a_round_on_real_rllib(path, tmp_path, monkeypatch, ray_local):
-    from arena import league_state as state
-    from arena.evaluation import open_store
+    from arena.store import leagues as state
+    from arena.services.recording import open_store
     from arena.scheduler import Scheduler
 
     monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snapshots"))
@@ -109,19 +109,19 @@ def test_each_shipped_league_runs_a_round_on_real_rllib(path, tmp_path, monkeypa
         seats = Registry().make_game(league.env).info.num_seats
         counts = dict(store.db.execute(
             "SELECT p.player, count(*) FROM participants p JOIN matches m ON m.seq = p.match_seq "
-            "WHERE m.league = ? GROUP BY p.player", [league.name]).fetchall())
+            "WHERE m.event = ? GROUP BY p.player", [league.name]).fetchall())
         for x in league.learners:
             assert counts[pool.get(x.name).policy] >= 2  # each frozen copy played rated evaluation games
         sizes = {n for (n,) in store.db.execute("SELECT count(*) FROM participants p JOIN matches m "
-                                                "ON m.seq = p.match_seq WHERE m.league = ? GROUP BY m.seq",
+                                                "ON m.seq = p.match_seq WHERE m.event = ? GROUP BY m.seq",
                                                 [league.name])}
         assert sizes == {seats}
     assert any(line.startswith("round 1") for line in lines) and any("top:" in line for line in lines)
 
 
 def test_matchmaking_tables_follow_the_pool_and_resume_continues_rounds(tmp_path, monkeypatch, ray_local):
-    from arena import league_state as state
-    from arena.evaluation import open_store
+    from arena.store import leagues as state
+    from arena.services.recording import open_store
     from arena.scheduler import Scheduler
 
     monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snapshots"))
@@ -179,7 +179,7 @@ def _count(db: Path, sql: str) -> int:
 
 
 def test_kill_9_mid_league_then_resume_loses_and_double_counts_nothing(tmp_path):
-    from arena.evaluation import open_store
+    from arena.services.recording import open_store
 
     (tmp_path / "kill.toml").write_text(LEAGUE_TOML)
     env = {**os.environ, "ARENA_SNAPSHOTS": str(tmp_path / "snapshots"), "ARENA_DB": str(tmp_path / "a.db")}

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from arena.evaluation import TrueSkillSystem, open_store
+from arena.ratings import TrueSkillSystem
+from arena.services.recording import open_store
 from arena.store import Store, StoreError
 from arena.types import MatchResult, ranks_from_returns
 
@@ -198,20 +199,20 @@ def test_kill_9_mid_run_leaves_no_match_without_its_rating_update(tmp_path):
 
 
 def test_leaderboard_league_filter_keeps_only_that_leagues_players(tmp_path):
-    from arena import queries
+    from arena.store import leaderboard
 
     with open_store(tmp_path / "a.db") as store:
         for i in range(4):
-            store.record(result(["a", "b"], [1, -1], seed=i), league="alpha")
+            store.record(result(["a", "b"], [1, -1], seed=i), event="alpha")
             store.record(result(["c", "d"], [1, -1], seed=i))
-        everyone = queries.leaderboard(store)
-        alpha = queries.leaderboard(store, league="alpha")
+        everyone = leaderboard(store)
+        alpha = leaderboard(store, league="alpha")
     assert {r["player"] for r in everyone} == {"a", "b", "c", "d"}
     assert [r["player"] for r in alpha] == ["a", "b"] and [r["rank"] for r in alpha] == [1, 2]
 
 
 def test_recorder_commits_in_batches_by_count_time_and_exit(tmp_path):
-    from arena.evaluation import Recorder
+    from arena.services.recording import Recorder
 
     with open_store(tmp_path / "a.db") as store:
         with Recorder(store, max_batch=3, max_delay=3600) as recorder:
@@ -226,3 +227,45 @@ def test_recorder_commits_in_batches_by_count_time_and_exit(tmp_path):
         eager = Recorder(store, max_delay=0.0)
         eager.add(result(["a", "b"], [1, -1], seed=5))
         assert counts(store)["matches"] == 5 and not eager.pending
+
+
+def test_changing_settings_and_rerating_is_one_transaction(tmp_path):
+    class FailsOnDraws(TrueSkillSystem):
+        def rate(self, settings, teams, ranks):
+            if settings["draw_probability"] == 0.5:
+                raise RuntimeError("re-rating failed")
+            return super().rate(settings, teams, ranks)
+
+    path = tmp_path / "a.db"
+    with open_store(path) as store:
+        for i in range(4):
+            store.record(result(["a", "b"], [1, -1], seed=i))
+        before = snapshot(store), store.settings("test/game-v0")
+    with Store(path, ratings=FailsOnDraws()) as store:
+        with pytest.raises(RuntimeError):
+            store.set_settings("test/game-v0", {"draw_probability": 0.5})
+        assert (snapshot(store), store.settings("test/game-v0")) == before  # neither the settings nor the ratings
+        settings, changed = store.set_settings("test/game-v0", {"beta": 3.0})
+        assert settings["beta"] == store.settings("test/game-v0")["beta"] == 3.0 and changed
+        assert store.rebuild(dry_run=True) == {}
+
+
+def test_a_transaction_inside_another_is_a_savepoint_of_it(tmp_path):
+    with open_store(tmp_path / "a.db") as store:
+        with store.transaction():
+            store.record(result(["a", "b"], [1, -1], seed=1))
+            assert store.rebuild(dry_run=True) == {}  # rolls back only its own changes
+            with pytest.raises(RuntimeError):
+                with store.transaction():
+                    store.record(result(["a", "b"], [1, -1], seed=2))
+                    raise RuntimeError("undo this one")
+        assert counts(store)["matches"] == 1 and counts(store)["ratings"] == 2
+
+
+def test_players_have_one_writer_that_keeps_or_updates_a_row(tmp_path):
+    with open_store(tmp_path / "a.db") as store:
+        store.record(result(["snapshot/x", "b"], [1, -1], seed=1), kinds={"snapshot/x": "snapshot"})
+        store.register_player("snapshot/x", "snapshot", env="test/game-v0", iteration=3, checkpoint="/w")
+        store.record(result(["snapshot/x", "b"], [1, -1], seed=2), kinds={"snapshot/x": "policy"})
+        row = store.db.execute("SELECT kind, env, iteration, checkpoint FROM players WHERE id = 'snapshot/x'").fetchone()
+        assert row == ("snapshot", "test/game-v0", 3, "/w")

@@ -80,7 +80,7 @@ def test_swiss_repeats_a_pairing_only_when_it_must():
 def stored_games(db: Path, name: str) -> int:
     try:
         with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT COUNT(*) FROM matches WHERE league = ?", (f"tournament:{name}",)).fetchone()[0]
+            return conn.execute("SELECT COUNT(*) FROM matches WHERE event = ?", (f"tournament:{name}",)).fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
 

@@ -1,13 +1,30 @@
-"""Read-side queries over the store: leaderboard (TrueSkill or Bradley-Terry), head-to-head, history, payoff."""
+"""Read-side queries over matches and ratings: leaderboard (TrueSkill or Bradley-Terry), head-to-head, history,
+payoff, the ratings of an env, and resolving the env and player ids a user typed."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from arena import bradley_terry
 from arena.errors import UnknownIdError
 from arena.ratings import conservative
 from arena.registry import split_version
-from arena.store import Store
+from arena.store.matches import RANK_BY, Skill, tournament_event
+
+if TYPE_CHECKING:
+    from arena.store.db import Store
+
+
+class Rating(NamedTuple):
+    """A player's current rating in one env."""
+
+    mu: float
+    sigma: float
+    games: int
+
+    @property
+    def skill(self) -> Skill:
+        return (self.mu, self.sigma)
 
 
 def stored_envs(store: Store) -> list[str]:
@@ -36,20 +53,38 @@ def resolve_player(store: Store, player: str) -> str:
                          listing="to see its players")
 
 
-def leaderboard(store: Store, *, env: str | None = None, league: str | None = None, method: str = "trueskill",
-                top: int | None = None, bootstrap: int = 200, seed: int = 0) -> list[dict[str, Any]]:
-    """Players ranked within each env: by TrueSkill's conservative rating, or by a Bradley-Terry fit."""
+def player_ratings(store: Store, env: str, players: Iterable[str] | None = None) -> dict[str, Rating]:
+    """{player: Rating} of every rated player of an env, or of the given ones (those not rated yet are absent)."""
+    sql, args = "SELECT player, mu, sigma, games FROM ratings WHERE env = ?", [env]
+    if players is not None:
+        wanted = list(players)
+        sql += f" AND player IN ({','.join('?' * len(wanted))})"
+        args += wanted
+    return {p: Rating(mu, sigma, games) for p, mu, sigma, games in store.db.execute(sql, args)}
+
+
+def skills(store: Store, env: str, players: Iterable[str] | None = None) -> dict[str, Skill]:
+    """{player: (mu, sigma)} of every rated player of an env, or of the given ones."""
+    return {p: r.skill for p, r in player_ratings(store, env, players).items()}
+
+
+def leaderboard(store: Store, *, env: str | None = None, league: str | None = None, tournament: str | None = None,
+                method: str = "trueskill", top: int | None = None, bootstrap: int = 200,
+                seed: int = 0) -> list[dict[str, Any]]:
+    """Players ranked within each env: by TrueSkill's conservative rating, or by a Bradley-Terry fit.
+
+    `league` / `tournament` keep the players that played in that league's / tournament's matches."""
     where, args = [], []
     if env:
         where.append("r.env = ?")
         args.append(env)
-    if league:
+    for event in ([league] if league else []) + ([tournament_event(tournament)] if tournament else []):
         where.append("r.player IN (SELECT p.player FROM participants p JOIN matches m ON m.seq = p.match_seq "
-                     "WHERE m.league = ? AND m.env = r.env)")
-        args.append(league)
+                     "WHERE m.event = ? AND m.env = r.env)")
+        args.append(event)
     rows = store.db.execute(
         "SELECT r.env, r.player, r.mu, r.sigma, r.games, r.wins, r.draws, r.losses, r.last_played FROM ratings r"
-        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.env, r.mu - 3 * r.sigma DESC", args)
+        + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY r.env, {RANK_BY} DESC", args)
     by_env: dict[str, list[dict[str, Any]]] = {}
     for e, player, mu, sigma, games, wins, draws, losses, last in rows:
         by_env.setdefault(e, []).append({
@@ -105,7 +140,7 @@ def payoff(store: Store, env: str) -> dict[str, Any]:
     """The win-rate matrix of an env: score[i][j] is row player i's score against column player j."""
     rows = store.db.execute("SELECT a, b, games, a_wins, draws, b_wins FROM pairs WHERE env = ?", (env,)).fetchall()
     order = [row[0] for row in store.db.execute(
-        "SELECT player FROM ratings WHERE env = ? ORDER BY mu - 3 * sigma DESC", (env,))]
+        f"SELECT player FROM ratings WHERE env = ? ORDER BY {RANK_BY} DESC", (env,))]
     index = {p: i for i, p in enumerate(order)}
     n = len(order)
     score: list[list[float | None]] = [[None] * n for _ in range(n)]

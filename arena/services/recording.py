@@ -1,0 +1,53 @@
+"""Rated recording: opening the store with TrueSkill wired in, and recording played games into it in batches."""
+from __future__ import annotations
+
+import os
+import time
+
+from arena.ratings import TrueSkillSystem
+from arena.settings import default_db
+from arena.store import Store
+from arena.types import MatchResult
+
+
+def open_store(path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> Store:
+    """The Arena store at path (default: $ARENA_DB or ./arena.db) with TrueSkill ratings."""
+    return Store(path or default_db(), readonly=readonly, ratings=None if readonly else TrueSkillSystem())
+
+
+class Recorder:
+    """Stores results as they arrive, committing every `max_batch` games or `max_delay` seconds, whichever is first.
+
+    Each match still lands with its rating update in one transaction; batching only shares the commit, which is
+    most of the cost of a write. A killed process loses at most the games of its last `max_delay` seconds, never
+    part of one, and rerunning the same command stores them (match ids are idempotent). `event` tags every match
+    (a league's name, 'tournament:NAME') and is part of its match id.
+    """
+
+    def __init__(self, store: Store, *, event: str | None = None, max_batch: int = 64, max_delay: float = 1.0):
+        self.store, self.event, self.max_batch, self.max_delay = store, event, max_batch, max_delay
+        self.pending: list[MatchResult] = []
+        self.new = self.already = 0
+        self._oldest = 0.0
+
+    def add(self, result: MatchResult) -> None:
+        if not self.pending:
+            self._oldest = time.monotonic()
+        self.pending.append(result)
+        if len(self.pending) >= self.max_batch or time.monotonic() - self._oldest >= self.max_delay:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        done = self.store.record_many([(r, {"event": self.event}) for r in self.pending])
+        self.pending.clear()
+        fresh = sum(d.new for d in done)
+        self.new += fresh
+        self.already += len(done) - fresh
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
