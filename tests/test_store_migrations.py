@@ -1,0 +1,123 @@
+"""Upgrading a store written by the first schema (m001) alone to the current one, with its data intact."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from arena.ratings import TrueSkillSystem
+from arena.services.recording import open_store
+from arena.store import Store, StoreError, game_id, leaderboard, migrations
+from arena.store.tournaments import list_tournaments
+from arena.types import MatchResult, ranks_from_returns
+
+ENV = "test/game-v0"
+# (players, returns, seed, the matches.league value), as an m001-era Arena stored them
+GAMES = [(("a", "b"), (1.0, -1.0), 1, "alpha"), (("b", "a"), (0.0, 0.0), 2, "alpha"),
+         (("a", "c"), (-1.0, 1.0), 3, "tournament:cup"), (("c", "d"), (1.0, -1.0), 4, None)]
+
+
+def write_m001_store(path: str) -> list[str]:
+    """A database with migration m001 only, its matches written with the INSERTs of the m001-era Store."""
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m002_leagues")
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+    system, now = TrueSkillSystem(), "2024-01-01T00:00:00.000+00:00"
+    settings = system.defaults(ENV)
+    conn = db.conn
+    conn.execute("INSERT INTO rating_settings (env, mu, sigma, beta, tau, draw_probability) VALUES (?, ?, ?, ?, ?, ?)",
+                 (ENV, settings["mu"], settings["sigma"], settings["beta"], settings["tau"],
+                  settings["draw_probability"]))
+    ids = []
+    for players, returns, seed, league in GAMES:
+        result = MatchResult(ENV, seed, players, returns, ranks_from_returns(returns), 5)
+        mid = game_id(ENV, players, seed, league)
+        seq = conn.execute("INSERT INTO matches (id, env, league, seed, played_at, status, length) "
+                           "VALUES (?, ?, ?, ?, ?, 'ok', 5)", (mid, ENV, league, seed, now)).lastrowid
+        conn.executemany("INSERT OR IGNORE INTO players (id, kind, params, created_at) VALUES (?, 'policy', '{}', ?)",
+                         [(p, now) for p in players])
+        conn.executemany("INSERT INTO participants (match_seq, seat, team, player, score, rank, return) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [(seq, s, s, p, result.score(s), result.ranks[s], returns[s]) for s, p in enumerate(players)])
+        current = {p: (mu, sg) for p, mu, sg in conn.execute("SELECT player, mu, sigma FROM ratings WHERE env = ?",
+                                                              (ENV,))}
+        new = system.rate(settings, [[current.get(p)] for p in players], list(result.ranks))
+        for s, p in enumerate(players):
+            outcome = result.outcome(s)
+            conn.execute("INSERT INTO ratings (env, player, mu, sigma, games, wins, draws, losses, last_played) "
+                         "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (env, player) DO UPDATE SET mu = excluded.mu, "
+                         "sigma = excluded.sigma, games = games + 1, wins = wins + excluded.wins, "
+                         "draws = draws + excluded.draws, losses = losses + excluded.losses, "
+                         "last_played = excluded.last_played",
+                         (ENV, p, *new[s][0], outcome == "win", outcome == "draw", outcome == "loss", now))
+            conn.execute("INSERT INTO rating_history (match_seq, env, player, mu, sigma) VALUES (?, ?, ?, ?, ?)",
+                         (seq, ENV, p, *new[s][0]))
+        (a, ra), (b, rb) = sorted(zip(players, result.ranks))
+        conn.execute("INSERT INTO pairs (env, a, b, games, a_wins, draws, b_wins) VALUES (?, ?, ?, 1, ?, ?, ?) "
+                     "ON CONFLICT (env, a, b) DO UPDATE SET games = games + 1, a_wins = a_wins + excluded.a_wins, "
+                     "draws = draws + excluded.draws, b_wins = b_wins + excluded.b_wins",
+                     (ENV, a, b, int(ra < rb), int(ra == rb), int(ra > rb)))
+        ids.append(mid)
+    db.conn.commit()
+    db.conn.close()
+    return ids
+
+
+def dump(path: str) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as conn:
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                for t in ("players", "matches", "participants", "ratings", "rating_history", "pairs")}
+
+
+def test_an_m001_store_upgrades_to_the_current_schema_with_its_data_intact(tmp_path):
+    path = str(tmp_path / "old.db")
+    ids = write_m001_store(path)
+    before = dump(path)
+    with open_store(path) as store:
+        assert [m.name for m in migrations.applied(store.db)] == [m.name for m in migrations._migrations]
+        columns = [c.name for c in store.db["matches"].columns]
+        assert "event" in columns and "league" not in columns
+        indexes = {i.name: i.columns for i in store.db["matches"].indexes}
+        assert indexes.get("matches_event") == ["event"] and "matches_league" not in indexes
+        rows = store.db.execute("SELECT id, event FROM matches ORDER BY seq").fetchall()
+        assert rows == [(mid, game[3]) for mid, game in zip(ids, GAMES)]  # values and match ids kept
+        assert {"leagues", "league_members", "tournaments", "tournament_pairings"} <= set(store.db.table_names())
+        assert store.rebuild(dry_run=True) == {}  # the ratings written then equal a rebuild now
+        board = leaderboard(store)
+        assert {r["player"] for r in board} == {"a", "b", "c", "d"} and [r["rank"] for r in board] == [1, 2, 3, 4]
+        assert {r["player"] for r in leaderboard(store, league="alpha")} == {"a", "b"}
+        assert {r["player"] for r in leaderboard(store, tournament="cup")} == {"a", "c"}
+        assert list_tournaments(store) == []
+        players, returns, seed, league = GAMES[0]  # the same game again, under its event: already stored
+        again = MatchResult(ENV, seed, players, returns, ranks_from_returns(returns), 5)
+        assert not store.record(again, event=league).new
+    after = dump(path)
+    assert after == before  # every row as it was, now under the renamed column
+
+
+def test_opening_an_m001_store_read_only_upgrades_it_first(tmp_path):
+    path = str(tmp_path / "old.db")
+    write_m001_store(path)
+    with open_store(path, readonly=True) as store:
+        assert store.readonly
+        assert {r["player"] for r in leaderboard(store, league="alpha")} == {"a", "b"}
+        assert json.loads(json.dumps(list_tournaments(store))) == []
+    with Store(path, readonly=True) as store:
+        assert not migrations.pending(store.db)
+
+
+def test_a_store_that_cannot_take_its_upgrade_says_so_in_one_line(tmp_path, monkeypatch):
+    path = str(tmp_path / "old.db")
+    write_m001_store(path)
+
+    def refuse(self, readonly):
+        if not readonly:
+            raise StoreError(f"{self.path} is read-only: cannot write to it. Use a writable --db path.")
+        return original(self, readonly)
+
+    original = Store._connect
+    monkeypatch.setattr(Store, "_connect", refuse)
+    with pytest.raises(StoreError, match="written by an older Arena and needs an upgrade"):
+        open_store(path, readonly=True)
