@@ -454,7 +454,7 @@ def _random_games(registry: Registry, env: str, game: Any, games: int, seed: int
     return failures
 
 
-def check_seeds(registry: Registry, env: str, *, seed: int = 7) -> list[Failure]:
+def check_seeds(registry: Registry, env: str, *, seed: int = 0) -> list[Failure]:
     """With `random` in every seat: seed `seed` replays the same game after another game on the same object, and on a
     freshly built one; and the five seeds seed+2..seed+6 do not all give that same game."""
     _resolve_env(registry, env)
