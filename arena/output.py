@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from arena.services.progress import Progress
+
 
 def stdout_console() -> Console:
     return Console(soft_wrap=True)
@@ -71,3 +73,37 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, Callable[[
 def field(key: str, spec: str = "") -> Callable[[dict[str, Any]], str]:
     """A column formatter: row[key] formatted with spec, blank when missing."""
     return lambda row: "" if row.get(key) is None else format(row[key], spec)
+
+
+class BarProgress(Progress):
+    """A service's Progress drawn on stderr: a transient bar per batch (on a terminal), lines for the rest."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar: Any = None
+        self.task: Any = None
+
+    def start(self, label: str, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.finish()
+        console = stderr_console()
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=console, transient=True,
+                            disable=self.quiet or not console.is_terminal)
+        self.bar.start()
+        self.task = self.bar.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()

@@ -25,7 +25,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "arena.plugins.rps",
     "arena.plugins.snapshot",
     "arena.plugins.rllib_algorithms",
-    "arena.plugins.rllib_train",
     "arena.plugins.matchmakers",
 )
 

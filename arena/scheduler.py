@@ -1,7 +1,7 @@
 """The league loop: matchmaking, training, evaluation, snapshot rules and stop criteria, round after round.
 
 The scheduler owns all league state and keeps it in the store (arena.store.leagues); learners are reached only
-through their algorithm plugin (`create`, `train`, `set_table`, `snapshot`, `save`, `load`, `stop`), so this
+through `arena.protocols.Learner` (`create`, `train`, `set_table`, `snapshot`, `save`, `load`, `stop`), so this
 module imports neither ray nor torch. Each round:
 
   1. matchmaking: each learner's matchmaker turns (pool, payoff, ratings, rng) into an opponent table;
@@ -26,6 +26,7 @@ import numpy as np
 from .store import leagues as state
 from .config import League
 from .errors import ArenaError
+from .learners import create_learner
 from .pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
 from .settings import snapshots_dir
 
@@ -97,9 +98,8 @@ class Scheduler:
         lg = self.league
         trained = done + 1 if state.round_phase(self.store, lg.name, done + 1) == "trained" else done
         for x in lg.learners:
-            registration = self.reg.resolve("algorithm", x.algo)
-            self.sessions[x.name] = registration.load().create(
-                registration.params, env=lg.env, table={SELF: 1.0}, hyperparameters=x.hyperparameters,
+            self.sessions[x.name] = create_learner(
+                self.reg, x.algo, env=lg.env, table={SELF: 1.0}, hyperparameters=x.hyperparameters,
                 hidden=x.hidden, seed=lg.seed + len(self.sessions), resources=lg.resources)
             if trained:
                 path = self.checkpoint(x.name, trained)
@@ -190,10 +190,12 @@ class Scheduler:
         return state.skills(self.store, self.league.env)
 
     def _evaluate(self, r: int) -> dict[str, dict[str, float]]:
-        """Each learner's copy against the fixed players, the other copies and recent pool snapshots (rated)."""
-        from .evaluation import Recorder
-        from .match import play_match
-        from .stats import standings
+        """Each learner's copy against the fixed players, the other copies and recent pool snapshots (rated).
+
+        Games play on `[resources] eval_workers` workers through the head-to-head service; each pairing's games
+        are seeded from the league seed, the round and the two players, so 1 or K workers store the same games.
+        """
+        from .services.headtohead import HeadToHead, head_to_head
 
         lg = self.league
         if lg.eval_games == 0:
@@ -201,22 +203,20 @@ class Scheduler:
         pool = state.pool(self.store, lg.name)
         seats = self.reg.make_game(lg.env).info.num_seats
         scores: dict[str, dict[str, float]] = {}
-        with Recorder(self.store, event=lg.name) as recorder:
-            for x in lg.learners:
-                me = pool.get(x.name).policy
-                others = [m.plays_as for m in pool.fixed()] + [m.policy for m in pool.learners() if m.id != x.name]
-                others += [m.id for m in pool.snapshots()[-lg.eval_snapshots:]] if lg.eval_snapshots else []
-                others = list(dict.fromkeys(o for o in others if o and o != me))
-                for i, opponent in enumerate(others):
-                    players = [me, opponent] + [o for o in others if o != opponent][: seats - 2]
-                    if len(players) < seats:
-                        continue
-                    game = self.reg.make_game(lg.env)
-                    played = list(play_match(game, [self.reg.make_policy(p) for p in players], lg.eval_games,
-                                             eval_seed(lg.seed, r, me, opponent)))
-                    for _, result in played:
-                        recorder.add(result)
-                    scores.setdefault(x.name, {})[opponent] = standings(players, played)[0].score
+        for x in lg.learners:
+            me = pool.get(x.name).policy
+            others = [m.plays_as for m in pool.fixed()] + [m.policy for m in pool.learners() if m.id != x.name]
+            others += [m.id for m in pool.snapshots()[-lg.eval_snapshots:]] if lg.eval_snapshots else []
+            others = list(dict.fromkeys(o for o in others if o and o != me))
+            for opponent in others:
+                players = [me, opponent] + [o for o in others if o != opponent][: seats - 2]
+                if len(players) < seats:
+                    continue
+                doc = head_to_head(self.reg, HeadToHead(lg.env, tuple(players), games=lg.eval_games,
+                                                        seed=eval_seed(lg.seed, r, me, opponent),
+                                                        workers=lg.eval_workers, event=lg.name),
+                                   store=self.store, catch_interrupt=False)
+                scores.setdefault(x.name, {})[opponent] = doc["standings"][0]["score"]
         return scores
 
     def _snapshot_rules(self, r: int, scores: dict[str, dict[str, float]]) -> tuple[list[Member], list[str]]:

@@ -111,7 +111,7 @@ def test_a_policy_that_fails_inside_a_worker_stops_the_run_with_its_own_error():
 def test_sprt_feed_pairs_seat_swapped_games_and_counts_a_lone_game_alone():
     from types import SimpleNamespace
 
-    from arena.cli_match import SprtFeed
+    from arena.services.headtohead import SprtFeed
     from arena.sprt import SprtSpec
 
     def game(score, error=None):  # participant 0 sits in seat 0 (order (0, 1))

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from arena.cli_store import db_option, open_store, output_options
+from arena.cli.options import db_option, output_options
+from arena.services.recording import open_store
 from arena.output import emit, print_json
 
 
@@ -44,7 +45,7 @@ def validate_cmd(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @click.option("--resume", is_flag=True, help="Continue the league from the store and the learners' checkpoints.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Where learner checkpoints go (RUN_DIR/NAME/checkpoints).")
-@db_option
+@db_option()
 @click.pass_context
 def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path: str) -> None:
     """Run the league in FILE round after round until a stop rule fires; Ctrl-C stops after the current round.
@@ -118,7 +119,7 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
 @league_group.command("status")
 @click.argument("name")
 @output_options
-@db_option
+@db_option()
 def status_cmd(name: str, fmt: str, db_path: str) -> None:
     """Where league NAME stands: rounds, time, the pool with ratings, the last round's scores."""
     with open_store(db_path) as store:
@@ -133,7 +134,7 @@ def status_cmd(name: str, fmt: str, db_path: str) -> None:
 
 @league_group.command("list")
 @output_options
-@db_option
+@db_option()
 def list_cmd(fmt: str, db_path: str) -> None:
     """Leagues in the store."""
     from arena.store import leagues as state

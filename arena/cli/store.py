@@ -1,30 +1,14 @@
 """CLI commands over the store: leaderboard, h2h, history, payoff and rating maintenance."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from arena.errors import UsageError
 from arena.output import emit, field
-from arena.settings import DB_ENV_VAR, DEFAULT_DB
-
-db_option = click.option("--db", "db_path", envvar=DB_ENV_VAR, default=DEFAULT_DB, show_default=True,
-                         help=f"The Arena store (or ${DB_ENV_VAR}).")
-
-
-def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")(fn)
-    fn = click.option("--json", "fmt", flag_value="json", help="Print JSON.")(fn)
-    return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)
-
-
-def open_store(path: str, readonly: bool = False) -> Any:
-    from arena.services.recording import open_store as open_
-
-    return open_(path, readonly=readonly)
-
+from arena.cli.options import db_option, output_options
+from arena.services.recording import open_store
 
 def _player(ctx: click.Context, store: Any, text: str) -> str:
     """A player id as stored: a policy spec is canonicalised first (mcts:simulations=100 is mcts)."""
@@ -48,7 +32,7 @@ STATS = [("Games", field("games")), ("W", field("wins")), ("D", field("draws")),
 @click.option("--method", type=click.Choice(["trueskill", "bt"]), default="trueskill", show_default=True,
               help="TrueSkill (incremental) or Bradley-Terry (fit over all stored games, 95% bootstrap intervals).")
 @click.option("--top", type=click.IntRange(min=1), help="Only the best N of each game.")
-@db_option
+@db_option()
 @output_options
 def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None, method: str, top: int | None,
                     db_path: str, fmt: str) -> None:
@@ -79,7 +63,7 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
 @click.argument("player")
 @click.argument("opponent")
 @click.option("--env", help="Only this game.")
-@db_option
+@db_option()
 @output_options
 @click.pass_context
 def h2h_cmd(ctx: click.Context, player: str, opponent: str, env: str | None, db_path: str, fmt: str) -> None:
@@ -100,7 +84,7 @@ def h2h_cmd(ctx: click.Context, player: str, opponent: str, env: str | None, db_
 @click.command("history")
 @click.argument("player")
 @click.option("--env", help="Only this game.")
-@db_option
+@db_option()
 @output_options
 @click.pass_context
 def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, fmt: str) -> None:
@@ -119,7 +103,7 @@ def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, 
 
 @click.command("payoff")
 @click.option("--env", help="The game (needed when the store holds several).")
-@db_option
+@db_option()
 @output_options
 def payoff_cmd(env: str | None, db_path: str, fmt: str) -> None:
     """The win-rate matrix: each row player's score against each column player."""
@@ -153,7 +137,7 @@ def ratings_group() -> None:
 @click.option("--draw-probability", type=click.FloatRange(0, 1, max_open=True))
 @click.option("--beta", type=click.FloatRange(min=0, min_open=True))
 @click.option("--tau", type=click.FloatRange(min=0))
-@db_option
+@db_option()
 def ratings_set(env: str, draw_probability: float | None, beta: float | None, tau: float | None, db_path: str) -> None:
     """Change ENV's TrueSkill settings and re-rate its stored games with them."""
     from arena.store import rankings
@@ -170,7 +154,7 @@ def ratings_set(env: str, draw_probability: float | None, beta: float | None, ta
 @ratings_group.command("rebuild")
 @click.option("--env", help="Only this game.")
 @click.option("--check", is_flag=True, help="Only compare: exit 1 if a rebuild would change any rating.")
-@db_option
+@db_option()
 def ratings_rebuild(env: str | None, check: bool, db_path: str) -> None:
     """Recompute every rating from the stored games, in the order they were stored."""
     from arena.store import rankings

@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
-from arena.cli_check import check_cmd
-from arena.cli_league import league_group
-from arena.cli_match import match_cmd
-from arena.cli_tournament import tournament_cmd, tournaments_cmd
-from arena.cli_store import COMMANDS as STORE_COMMANDS
+from arena.cli.check import check_cmd
+from arena.cli.league import league_group
+from arena.cli.match import match_cmd
+from arena.cli.train import train_cmd
+from arena.cli.tournament import tournament_cmd, tournaments_cmd
+from arena.cli.store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError
 from arena.output import print_json, print_table
 from arena.registry import PLURAL, Registry
@@ -37,12 +38,17 @@ def registry(ctx: click.Context) -> Registry:
 
 @click.group(cls=ArenaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="arena")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show Ray's and RLlib's own notices and warnings (hidden by default; or $ARENA_VERBOSE=1).")
+def cli(verbose: bool) -> None:
     """Arena: leagues, ratings and head-to-head matches for multi-agent games.
 
     Ids look like `openspiel/connect_four` or `pettingzoo/tictactoe_v3`; parameters follow a
     colon: `openspiel/goofspiel:num_cards=5`, `mcts:simulations=400`.
     """
+    from arena.logs import quiet
+
+    quiet(verbose)
 
 
 @cli.command("plugins")
@@ -105,6 +111,7 @@ for _command in STORE_COMMANDS:
 cli.add_command(check_cmd)
 cli.add_command(league_group)
 cli.add_command(match_cmd)
+cli.add_command(train_cmd)
 cli.add_command(tournament_cmd)
 cli.add_command(tournaments_cmd)
 

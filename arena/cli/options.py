@@ -1,0 +1,47 @@
+"""Options that several commands share, defined once: --db, --json/--csv, --workers, --seed, --ray-address."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from arena.settings import DB_ENV_VAR, DEFAULT_DB
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def db_option(help: str = "The Arena store", *, optional: bool = False) -> Decorator:
+    """--db PATH (or $ARENA_DB). Optional: no default, and the command stores nothing without it."""
+    return click.option("--db", "db_path", envvar=DB_ENV_VAR, default=None if optional else DEFAULT_DB,
+                        show_default=not optional, help=f"{help} (or ${DB_ENV_VAR}).")
+
+
+def json_option(help: str = "Print JSON.") -> Decorator:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def workers_option(help: str = "Games in parallel: worker processes here, or Ray actors with --ray-address "
+                               "(1 with Ray: one per CPU).") -> Decorator:
+    return click.option("--workers", "-j", type=click.IntRange(min=1), default=1, show_default=True, help=help)
+
+
+def seed_option(help: str = "Seed (default: random, and printed).", default: int | None = None) -> Decorator:
+    return click.option("--seed", "-s", type=int, default=default, show_default=default is not None, help=help)
+
+
+def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside a cluster, or 'local' for a Ray "
+                           "on this machine.") -> Decorator:
+    return click.option("--ray-address", default=None, help=help)
+
+
+def move_timeout_option() -> Decorator:
+    return click.option("--move-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        help="Seconds a policy may think per move before it forfeits (default: no limit).")
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--json or --csv (raw values) instead of the default table."""
+    fn = click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")(fn)
+    fn = click.option("--json", "fmt", flag_value="json", help="Print JSON.")(fn)
+    return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)

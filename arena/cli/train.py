@@ -1,0 +1,77 @@
+"""`arena train`: parse the options, call the training service with any registered algorithm, render the result."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from arena.cli.options import db_option, json_option, seed_option, workers_option
+
+
+@click.command("train")
+@click.argument("env")
+@click.option("--algo", default="ppo", show_default=True, help="A registered algorithm (arena algorithms).")
+@click.option("--opponents", default="random", show_default=True,
+              help="Comma-separated policies to train against, 'self' for self-play, with optional weights: "
+                   "random@2,self@1,mcts:simulations=50.")
+@click.option("--stop-win-rate", type=click.FloatRange(0, 1), default=None,
+              help="Stop once the learner scores this against every opponent (checked with match-runner games).")
+@click.option("--stop-minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--stop-iterations", type=click.IntRange(min=1), default=None)
+@click.option("--name", default=None, help="Snapshot name prefix (default ALGO-GAME-TIME).")
+@click.option("--snapshot-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also freeze a snapshot every N iterations (0: only at the end).")
+@click.option("--eval-games", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Match-runner games per opponent to confirm a stop and rate the final snapshot.")
+@workers_option("Evaluation games in parallel (worker processes).")
+@click.option("--hidden", default="128,128", show_default=True, help="Hidden layer sizes.")
+@click.option("--hp", "hyperparameters", multiple=True, help="A hyperparameter of the algorithm, key=value (repeatable).")
+@seed_option("Training seed.", default=0)
+@click.option("--num-env-runners", type=click.IntRange(min=0), default=None,
+              help="Sampling workers (the algorithm's default: 0, sampling in this process).")
+@click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=None,
+              help="Vectorised envs per sampling worker (the algorithm's default: 64 for PPO).")
+@click.option("--num-learners", type=click.IntRange(min=0), default=None)
+@click.option("--num-gpus-per-learner", type=click.FloatRange(min=0), default=None)
+@click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
+@json_option("Print the run's summary as JSON.")
+@db_option("Store for the snapshots' rated evaluation games")
+@click.pass_context
+def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str, stop_win_rate: float | None,
+              stop_minutes: float, stop_iterations: int | None, name: str | None, snapshot_every: int,
+              eval_games: int, workers: int, hidden: str, hyperparameters: tuple[str, ...], seed: int,
+              num_env_runners: int | None, num_envs_per_env_runner: int | None, num_learners: int | None,
+              num_gpus_per_learner: float | None, ray_address: str | None, as_json: bool, db_path: str) -> None:
+    """Train a learner on ENV against --opponents, freezing rated snapshots.
+
+    Example: arena train openspiel/connect_four --opponents random --stop-win-rate 0.95 --stop-minutes 5
+    """
+    from arena.errors import UsageError
+    from arena.ids import parse_spec
+    from arena.output import BarProgress, print_json
+    from arena.services.recording import open_store
+    from arena.services.training import TrainRequest, parse_opponents, train
+    from arena.settings import snapshots_dir
+
+    try:
+        sizes = tuple(int(h) for h in hidden.split(","))
+    except ValueError:
+        raise UsageError(f"--hidden takes sizes like 256,256, not {hidden!r}.") from None
+    knobs: dict[str, Any] = {"num_env_runners": num_env_runners, "num_envs_per_env_runner": num_envs_per_env_runner,
+                             "num_learners": num_learners, "num_gpus_per_learner": num_gpus_per_learner,
+                             "address": ray_address}
+    request = TrainRequest(env=env, algo=algo, opponents=parse_opponents(opponents), stop_win_rate=stop_win_rate,
+                           stop_minutes=stop_minutes, stop_iterations=stop_iterations, name=name,
+                           snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,
+                           hyperparameters=dict(parse_spec("x:" + ",".join(hyperparameters))[1]) if hyperparameters
+                           else {}, seed=seed, resources={k: v for k, v in knobs.items() if v is not None},
+                           workers=workers, snapshots=snapshots_dir())
+    with open_store(db_path) as store:
+        doc = train(ctx.find_root().obj, store, request, progress=BarProgress())
+    if as_json:
+        return print_json(doc)
+    click.echo(f"Stopped ({doc['stop_reason']}) after {doc['iterations']} iterations, {doc['env_steps']:,} env steps, "
+               f"{doc['minutes']:.1f} min; illegal actions sampled: {doc['illegal_actions']}.", err=True)
+    click.echo(f"Final snapshot: {doc['final']}; against "
+               + ", ".join(f"{k} {s:.3f}" for k, s in doc["scores"].items())
+               + f" over {doc['eval_games']} games each, rated in {doc['db']} (arena leaderboard --db {doc['db']}).")

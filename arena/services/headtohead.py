@@ -1,0 +1,146 @@
+"""Head-to-head play: N games between policies on K workers (local or Ray), rated into the store as they finish,
+optionally stopped by SPRT, summarised as standings. `arena match`, the league scheduler and `arena train` call it."""
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arena.errors import UsageError
+from arena.match import game_seed, seat_order
+from arena.parallel import GameJob, PlayOptions, run_games
+from arena.services.progress import SILENT, Progress
+from arena.sprt import Sprt, SprtSpec
+from arena.stats import standings
+from arena.types import MatchResult
+
+
+@dataclass(frozen=True)
+class HeadToHead:
+    """What to play: `policies` (one spec per seat) take turns in every seat over `games` games of `env`."""
+
+    env: str
+    policies: tuple[str, ...]
+    games: int | None = None  # default 10; with sprt, the most it may play (20,000)
+    seed: int | None = None  # None: drawn, and reported
+    sprt: SprtSpec | None = None
+    workers: int = 1
+    ray_address: str | None = None
+    record_moves: bool = False
+    move_timeout: float | None = None
+    event: str | None = None  # the event the stored games belong to (a league's name), part of their match ids
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Player names made distinct for display when the same spec sits in two seats ("random", "random#2")."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+class SprtFeed:
+    """Feeds a match's games to SPRT in order: games 2k and 2k+1 (seats swapped) as one pentanomial pair.
+
+    A game whose partner failed counts alone (trinomial); failed games do not count.
+    """
+
+    def __init__(self, spec: SprtSpec):
+        self.sprt = Sprt(spec)
+        self.held: tuple[int, float] | None = None  # (index, participant 0's score) of a game waiting for its pair
+
+    def add(self, index: int, order: tuple[int, ...], result: MatchResult) -> str | None:
+        """Adds one game; returns the decision, "H0" or "H1", once there is one."""
+        if result.error:
+            return None
+        score = result.score(order.index(0))
+        if self.held is not None and index % 2 == 1 and self.held[0] == index - 1:
+            self.sprt.add_pair(self.held[1], score)
+            self.held = None
+            return self.sprt.decision()
+        self.flush()
+        if index % 2 == 0:
+            self.held = (index, score)
+            return None
+        self.sprt.add_game(score)
+        return self.sprt.decision()
+
+    def flush(self) -> None:
+        """Count a game still waiting for its pair on its own (its partner failed, or the match ended)."""
+        if self.held is not None:
+            self.sprt.add_game(self.held[1])
+            self.held = None
+
+
+def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progress: Progress = SILENT,
+                 catch_interrupt: bool = True) -> dict[str, Any]:
+    """Play the match and return its report: standings, SPRT, errors, forfeits and every game's result.
+
+    With a store, every game is stored with its rating update as soon as it and every earlier game are done.
+    Ctrl-C ends the match early: with catch_interrupt the report covers the games played so far (marked
+    interrupted); without, KeyboardInterrupt propagates after what was played is stored.
+    """
+    from arena.services.recording import Recorder
+
+    seed = random.randrange(2**31) if request.seed is None else request.seed
+    spec = request.sprt
+    games = request.games or (20_000 if spec else 10)
+    game = registry.make_game(request.env)
+    info = game.info
+    game.close()
+    n = info.num_seats
+    if len(request.policies) != n:
+        raise UsageError(f"{info.env_id} has {n} seat(s); give one policy per seat ({len(request.policies)} given).")
+    if spec and n != 2:
+        raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seat(s).")
+    participants = [registry.make_policy(p) for p in request.policies]
+    for policy in participants:
+        policy.check(info)
+    ids = [p.player_id for p in participants]  # canonical: what workers build and what the store keys games by
+    names = unique_names(ids)
+    jobs = [GameJob(i, info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i))
+            for i in range(games)]
+    feed = SprtFeed(spec) if spec else None
+    recorder = Recorder(store, event=request.event) if store is not None else None
+    played: list[tuple[tuple[int, ...], MatchResult]] = []
+    interrupted = False
+    progress.start(info.env_id, games)
+    stream = run_games(jobs, workers=request.workers, ray_address=request.ray_address, registry=registry,
+                       options=PlayOptions(record_moves=request.record_moves, move_timeout=request.move_timeout))
+    try:
+        with contextlib.closing(stream):
+            for job, result in stream:
+                order = seat_order(n, job.index)
+                played.append((order, result))
+                if recorder is not None:
+                    recorder.add(result)
+                progress.advance()
+                if feed and feed.add(job.index, order, result):
+                    break
+    except KeyboardInterrupt:
+        if not catch_interrupt:
+            raise
+        interrupted = True
+    finally:
+        progress.finish()
+        if feed:
+            feed.flush()
+        if recorder is not None:
+            recorder.flush()
+    single = n == 1
+    return {
+        "env": info.env_id, "seed": seed, "games_requested": games, "games_played": len(played),
+        "interrupted": interrupted, "participants": names, "workers": request.workers,
+        "stored": ({"db": str(store.path), "new": recorder.new, "already_stored": recorder.already}
+                   if recorder is not None else None),
+        "sprt": feed.sprt.to_dict() if feed else None,
+        "errors": [{"game": i, "error": r.error} for i, (_, r) in enumerate(played) if r.error],
+        "standings": [s.to_dict(single_seat=single) for s in standings(names, played)],
+        "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}
+                     for i, (_, r) in enumerate(played) for seat, why in sorted(r.forfeits.items())],
+        "results": [r.to_dict() for _, r in played],
+    }
