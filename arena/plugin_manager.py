@@ -4,7 +4,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
-import os
 import re
 from collections.abc import Iterable
 
@@ -12,6 +11,7 @@ import pluggy
 
 from arena import hookspecs
 from arena.errors import PluginError
+from arena.settings import BLOCK_ENV_VAR, Settings
 
 # Built-in plugins are ordinary plugin modules, registered exactly like third-party ones.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -28,17 +28,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "arena.plugins.matchmakers",
 )
 
-BLOCK_ENV_VAR = "ARENA_BLOCK_PLUGINS"
 
-
-def get_plugin_manager(*, entry_points: bool = True, block: Iterable[str] = ()) -> pluggy.PluginManager:
+def get_plugin_manager(*, entry_points: bool = True, block: Iterable[str] | None = None) -> pluggy.PluginManager:
     """A fresh plugin manager with the built-in plugins and, unless told not to, every installed `arena` entry point.
 
-    Plugins named in `block` or in $ARENA_BLOCK_PLUGINS (comma-separated) are not loaded.
+    Plugins named in `block` (default: the settings' block list, $ARENA_BLOCK_PLUGINS) are not loaded.
     """
     pm = pluggy.PluginManager("arena")
     pm.add_hookspecs(hookspecs)
-    blocked = set(block) | {n.strip() for n in os.environ.get(BLOCK_ENV_VAR, "").split(",") if n.strip()}
+    blocked = set(Settings.from_environment().blocked if block is None else block)
     for name in blocked:
         pm.set_blocked(name)
     for module_name in DEFAULT_PLUGINS:

@@ -15,6 +15,7 @@ import pluggy
 
 from arena.errors import ArenaError, DuplicateIdError, GameError, ParameterError, PluginError, UnknownIdError
 from arena.ids import format_spec, parse_spec, split_version, valid_id
+from arena.settings import Settings
 from arena.policy import BoundPolicy, build_policy, coerce_params, default_params
 from arena.types import KINDS, Registration
 
@@ -26,11 +27,12 @@ def list_command(kind: str) -> str:
 class Registry:
     """Everything the installed plugins registered, collected lazily per kind, each id tagged with its plugin."""
 
-    def __init__(self, pm: pluggy.PluginManager | None = None):
+    def __init__(self, pm: pluggy.PluginManager | None = None, *, settings: Settings | None = None):
+        self.settings = settings or Settings.from_environment()
         if pm is None:
             from arena.plugin_manager import get_plugin_manager
 
-            pm = get_plugin_manager()
+            pm = get_plugin_manager(block=self.settings.blocked)
         self.pm = pm
         self._entries: dict[str, dict[str, Registration]] = {}
 

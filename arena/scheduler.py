@@ -28,7 +28,7 @@ from .config import League
 from .errors import ArenaError
 from .learners import create_learner
 from .pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
-from .settings import snapshots_dir
+from .ratings import conservative
 
 
 def round_rng(seed: int, round_: int, what: str) -> np.random.Generator:
@@ -159,7 +159,7 @@ class Scheduler:
                 if opponent != SELF:
                     payoff.update(x.name, opponent, scores)
             name = self.copy_name(x.name, r)
-            folder = snapshots_dir() / name
+            folder = self.reg.settings.snapshots / name
             if folder.exists():  # left by a run killed before this round was committed: never rated, redo it
                 shutil.rmtree(folder)
             session.snapshot(name, parent=me.policy, directory=folder)
@@ -261,9 +261,9 @@ class Scheduler:
         if lg.stop_rating is not None:
             ratings = self._ratings()
             for m in pool.learners():
-                mu, sigma = ratings.get(m.policy or "", (0.0, 1e9))
-                if mu - 3 * sigma >= lg.stop_rating:
-                    return f"{m.id} rated {mu - 3 * sigma:.1f} (conservative)"
+                skill = ratings.get(m.policy or "")
+                if skill is not None and conservative(skill) >= lg.stop_rating:
+                    return f"{m.id} rated {conservative(skill):.1f} (conservative)"
         return None
 
     def _report(self, r: int, summary: dict[str, Any]) -> None:
@@ -279,5 +279,5 @@ class Scheduler:
                       f" | evaluation: {ev or '-'}")
         for snap in summary.get("joined", []):
             self.echo(f"  snapshot: {snap} joined the pool")
-        top = sorted(self._ratings().items(), key=lambda kv: -(kv[1][0] - 3 * kv[1][1]))[:5]
-        self.echo("  top: " + ", ".join(f"{p} {mu - 3 * s:.1f}" for p, (mu, s) in top))
+        top = sorted(((conservative(skill), p) for p, skill in self._ratings().items()), reverse=True)[:5]
+        self.echo("  top: " + ", ".join(f"{p} {rating:.1f}" for rating, p in top))

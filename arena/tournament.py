@@ -16,7 +16,7 @@ from typing import Any
 from arena.errors import UsageError
 from arena.match import game_seed
 from arena.parallel import GameJob
-from arena.store import game_id
+from arena.store import game_id, tournament_event
 
 FORMATS = ("round-robin", "gauntlet", "swiss")
 BYE = None
@@ -34,7 +34,7 @@ class TournamentSpec:
 
     @property
     def event(self) -> str:
-        return f"tournament:{self.name}"
+        return tournament_event(self.name)
 
 
 @dataclass(frozen=True)

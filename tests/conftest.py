@@ -45,6 +45,7 @@ SLOW_TESTS = {
     "test_store::test_four_processes_writing_one_store_lose_no_row",
     "test_store::test_kill_9_mid_run_leaves_no_match_without_its_rating_update",
     "test_learner_contract::test_an_installed_algorithm_plugin_trains_with_arena_train_and_in_a_league",
+    "test_learner_contract::test_evaluation_on_two_workers_stores_the_same_games_as_on_one",
 }
 
 # Ray in the test's own source or in a fixture it uses: Ray started or imported, Ray workers asked for, or one of the

@@ -16,6 +16,7 @@ from arena.cli.store import COMMANDS as STORE_COMMANDS
 from arena.errors import ArenaError
 from arena.output import print_json, print_table
 from arena.registry import PLURAL, Registry
+from arena.settings import Settings
 
 
 class ArenaGroup(click.Group):
@@ -126,7 +127,7 @@ def build_cli(reg: Registry) -> click.Group:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        reg = Registry()
+        reg = Registry(settings=Settings.from_environment())  # read once; commands reach it as reg.settings
         command = build_cli(reg)
     except ArenaError as e:
         click.secho(f"Error: {e}", fg="red", err=True)

@@ -10,6 +10,7 @@ import click
 from arena.cli.options import db_option, output_options
 from arena.services.recording import open_store
 from arena.output import emit, print_json
+from arena.services.leagues import league_status
 
 
 @click.group("league")
@@ -68,38 +69,12 @@ def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path
     with open_store(db_path) as store:
         reason = Scheduler(league, store, reg, run_dir=run_dir, resume=resume,
                            echo=lambda line: click.echo(line, err=True)).run()
-        rows = _status(store, league.name)
+        rows = league_status(store, league.name)
     verb = "Interrupted" if reason == "interrupted" else "Finished"
     click.echo(f"{verb} ({reason}) after round {rows['rounds']}, {rows['elapsed_min']:.1f} min"
                + (f"; continue with: arena league run {file} --resume" if reason == "interrupted" else "") + ".",
                err=True)
     _print_status(rows)
-
-
-def _status(store: Any, name: str) -> dict[str, Any]:
-    from arena.errors import UnknownIdError
-    from arena.ratings import conservative
-    from arena.store import leagues as state
-
-    row = state.get(store, name)
-    if row is None:
-        raise UnknownIdError("league", name, state.names(store), "arena league list")
-    rounds = state.rounds(store, name)
-    pool = state.pool(store, name, active_only=False)
-    ratings = state.player_ratings(store, row["env"])
-    matches = state.match_count(store, name)
-    members = []
-    for m in pool.members:
-        rating = ratings.get(m.plays_as or "")
-        members.append({"id": m.id, "kind": m.kind, "role": m.role, "round": m.round, "plays_as": m.plays_as,
-                        "iteration": m.iteration, "steps": m.steps, "parent": m.parent,
-                        "rating": None if rating is None else round(conservative(rating.skill), 2),
-                        "games": rating.games if rating else 0})
-    last = rounds[-1] if rounds else {}
-    return {"league": name, "env": row["env"], "status": row["status"], "stop_reason": row["stop_reason"],
-            "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
-            "elapsed_min": round(row["elapsed_s"] / 60, 2), "matches": matches, "file": row["file"],
-            "last_round": last, "members": members}
 
 
 def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
@@ -123,7 +98,7 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
 def status_cmd(name: str, fmt: str, db_path: str) -> None:
     """Where league NAME stands: rounds, time, the pool with ratings, the last round's scores."""
     with open_store(db_path) as store:
-        doc = _status(store, name)
+        doc = league_status(store, name)
     if fmt == "csv":
         fmt = "table"
     _print_status(doc, fmt)
@@ -140,7 +115,7 @@ def list_cmd(fmt: str, db_path: str) -> None:
     from arena.store import leagues as state
 
     with open_store(db_path) as store:
-        rows = [_status(store, name) for name in state.names(store)]
+        rows = [league_status(store, name) for name in state.names(store)]
     for r in rows:
         r.pop("members"), r.pop("last_round")
     emit(rows, [("league", lambda r: r["league"]), ("env", lambda r: r["env"]), ("status", lambda r: r["status"]),

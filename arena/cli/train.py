@@ -51,7 +51,6 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str, stop_win_
     from arena.output import BarProgress, print_json
     from arena.services.recording import open_store
     from arena.services.training import TrainRequest, parse_opponents, train
-    from arena.settings import snapshots_dir
 
     try:
         sizes = tuple(int(h) for h in hidden.split(","))
@@ -65,7 +64,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str, stop_win_
                            snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,
                            hyperparameters=dict(parse_spec("x:" + ",".join(hyperparameters))[1]) if hyperparameters
                            else {}, seed=seed, resources={k: v for k, v in knobs.items() if v is not None},
-                           workers=workers, snapshots=snapshots_dir())
+                           workers=workers, snapshots=ctx.find_root().obj.settings.snapshots)
     with open_store(db_path) as store:
         doc = train(ctx.find_root().obj, store, request, progress=BarProgress())
     if as_json:

@@ -1,0 +1,32 @@
+"""League status: what `arena league status` and `list` (and later the web app) show, read from the store."""
+from __future__ import annotations
+
+from typing import Any
+
+from arena.errors import UnknownIdError
+from arena.ratings import conservative
+from arena.store import Store
+from arena.store import leagues as state
+
+
+def league_status(store: Store, name: str) -> dict[str, Any]:
+    """Where a league stands: status, rounds done, time, evaluation games, the pool with conservative ratings."""
+    row = state.get(store, name)
+    if row is None:
+        raise UnknownIdError("league", name, state.names(store), "arena league list")
+    rounds = state.rounds(store, name)
+    pool = state.pool(store, name, active_only=False)
+    ratings = state.player_ratings(store, row["env"])
+    matches = state.match_count(store, name)
+    members = []
+    for m in pool.members:
+        rating = ratings.get(m.plays_as or "")
+        members.append({"id": m.id, "kind": m.kind, "role": m.role, "round": m.round, "plays_as": m.plays_as,
+                        "iteration": m.iteration, "steps": m.steps, "parent": m.parent,
+                        "rating": None if rating is None else round(conservative(rating.skill), 2),
+                        "games": rating.games if rating else 0})
+    last = rounds[-1] if rounds else {}
+    return {"league": name, "env": row["env"], "status": row["status"], "stop_reason": row["stop_reason"],
+            "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
+            "elapsed_min": round(row["elapsed_s"] / 60, 2), "matches": matches, "file": row["file"],
+            "last_round": last, "members": members}
