@@ -192,3 +192,44 @@ def test_an_installed_algorithm_plugin_trains_with_arena_train_and_in_a_league(t
     assert "Finished (2 rounds)" in proc.stderr and "Traceback" not in proc.stderr
     status = json_of(run_arena(["league", "status", "np", "--db", "l.db", "--json"], tmp_path, site))
     assert status["rounds"] == 2 and status["matches"] == 20
+
+
+@pytest.mark.slow
+def test_the_minimal_algorithm_in_the_plugin_docs_installs_and_trains(tmp_path):
+    """docs/plugins.md's example, copied from the page as it is, installed as a package and trained by the CLI."""
+    import re
+    import subprocess
+    import textwrap
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_thirdparty_plugin import json_of, run_arena
+
+    page = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    blocks = dict(re.findall(r"```python\n# (mylearner/\w+\.py)\n(.*?)```", page, re.S))
+    assert set(blocks) == {"mylearner/learner.py", "mylearner/plugin.py"}
+    entry = re.search(r"\[project\.entry-points\.arena\]\n(mylearner = .*?)\n", page).group(1)
+    pkg = tmp_path / "pkg"
+    (pkg / "mylearner").mkdir(parents=True)
+    (pkg / "mylearner" / "__init__.py").write_text("")
+    for name, code in blocks.items():
+        (pkg / name).write_text(code)
+    (pkg / "pyproject.toml").write_text(textwrap.dedent("""\
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "mylearner"
+        version = "0.1.0"
+        [project.entry-points.arena]
+        """) + entry + "\n[tool.setuptools]\npackages = [\"mylearner\"]\n")
+    site = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
+                           "--target", str(site), str(pkg)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json_of(run_arena(["train", "openspiel/tic_tac_toe", "--algo", "myalgo", "--opponents", "random",
+                             "--hp", "games=6", "--stop-iterations", "2", "--eval-games", "4", "--name", "doc",
+                             "--json", "--db", "d.db"], tmp_path, site))
+    assert doc["iterations"] == 2 and doc["final"] == "snapshot/doc-it2" and set(doc["scores"]) == {"random"}
+    played = json_of(run_arena(["match", "openspiel/tic_tac_toe", "snapshot/doc-it2", "random", "-n", "4", "--json"],
+                               tmp_path, site))
+    assert played["games_played"] == 4 and not played["errors"] and not played["forfeits"]
