@@ -67,6 +67,8 @@ def _config(spec: TrainSpec) -> Any:
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+    from arena.settings import Settings
+
     from .rllib_env import ArenaMultiAgentEnv, module_of
     from .rllib_modules import MaskedAPPOTorchRLModule, MaskedDQNTorchRLModule, MaskedPPOTorchRLModule
 
@@ -79,7 +81,10 @@ def _config(spec: TrainSpec) -> Any:
         # RLlib's env pre-check steps with unmasked random actions, which the bridge refuses by design; the
         # bridge's contract is checked by Arena's own tests instead.
         .environment(ArenaMultiAgentEnv, env_config={"env": spec.env, "module": MODULE, "table": dict(spec.table),
-                                                     "seed": spec.seed}, disable_env_checking=True)
+                                                     "seed": spec.seed,
+                                                     # the driver's plugin block list, for the EnvRunners' registry
+                                                     "blocked": list(Settings.from_environment().blocked)},
+                     disable_env_checking=True)
         .multi_agent(policies={MODULE}, policy_mapping_fn=module_of, policies_to_train=[MODULE])
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
             MODULE: RLModuleSpec(module_class=module_class,

@@ -6,14 +6,18 @@ from a matchmaking table that Arena owns (`set_table`); RLlib never holds league
 search bots, frozen snapshots) are played inside the env by Arena's own policy objects, with the native state when
 they need it. An illegal action from a learner is never replaced: it raises, because masking must prevent it.
 
-Opponents without per-game state (snapshots, heuristics) are shared by all the envs of one process, i.e. of one
-EnvRunner, and at most `max_loaded_opponents` of them stay in memory there; the rest wait on disk and are loaded
-again when drawn. An opponent with per-game state (MCTS) gets its own instance in each env.
+The envs of one process, i.e. of one EnvRunner (64 by default), share what `shared_by_process` gives them: one
+registry (one plugin scan, with the driver's plugin block list from env_config["blocked"]) and the opponents
+without per-game state (snapshots, heuristics), of which at most `max_loaded_opponents` stay in memory there;
+the rest wait on disk and are loaded again when drawn. An opponent with per-game state (MCTS) gets its own
+instance in each env.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -22,6 +26,7 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from arena.match import argument_getter
 from arena.registry import Registry
+from arena.settings import Settings
 
 from .snapshot import feature_dim, features
 
@@ -62,16 +67,39 @@ class OpponentCache:
             self.policies.popitem(last=False)
 
 
-SHARED = OpponentCache()  # this process's stateless opponents, shared by its envs
+@dataclasses.dataclass(frozen=True)
+class ProcessShared:
+    """What the envs of one process share: a registry and the opponents without per-game state."""
+
+    registry: Registry
+    opponents: OpponentCache
+
+
+def shared_by_process(blocked: Iterable[str] | None = None) -> ProcessShared:
+    """This process's registry and opponent cache for a plugin block list (None: this process's settings, i.e.
+    $ARENA_BLOCK_PLUGINS), built by the first env that asks and shared by the others; `_shared.cache_clear()`
+    forgets them. The registry's other settings come from this process's environment."""
+    if blocked is None:
+        blocked = Settings.from_environment().blocked
+    return _shared(tuple(sorted(set(blocked))))
+
+
+@functools.cache
+def _shared(blocked: tuple[str, ...]) -> ProcessShared:
+    settings = dataclasses.replace(Settings.from_environment(), blocked=blocked)
+    return ProcessShared(Registry(settings=settings), OpponentCache())
 
 
 class ArenaMultiAgentEnv(MultiAgentEnv):
-    """An Arena game as an RLlib MultiAgentEnv. env_config: {"env": spec, "module": id, "table": {opponent: weight}}."""
+    """An Arena game as an RLlib MultiAgentEnv. env_config: {"env": spec, "module": id, "table": {opponent: weight},
+    "seed": int, "blocked": [plugin names not to load] (default: this process's settings), "max_loaded_opponents":
+    int}."""
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         super().__init__()
         config = dict(config or {})
-        self.registry = Registry()
+        self.shared = shared_by_process(config.get("blocked"))
+        self.registry = self.shared.registry
         self.game = self.registry.make_game(config["env"])
         info = self.game.info
         self.module = config.get("module", "main")
@@ -116,11 +144,11 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         own, shared = f"{spec}|{seat}", f"{self.game.info.env_id}|{spec}"  # checked against one game
         policy = self._own.get(own)
         if policy is None:
-            policy = SHARED.get(shared)
+            policy = self.shared.opponents.get(shared)
         if policy is None:
             policy = self.registry.make_policy(spec)
             policy.check(self.game.info)
-            cache, key = (self._own, own) if policy.resets else (SHARED, shared)
+            cache, key = (self._own, own) if policy.resets else (self.shared.opponents, shared)
             cache.put(key, policy, self.max_loaded)
         return policy
 

@@ -355,8 +355,6 @@ def test_arena_train_rejects_bad_input_before_ray_starts(args, fragment):
 
 
 def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
-    from arena.plugins.rllib_env import SHARED
-
     table = {"random": 1.0, "constant": 1.0, "constant:action=1": 1.0, "constant:action=2": 1.0}
     env = ArenaMultiAgentEnv({"env": "openspiel/tic_tac_toe", "table": table, "seed": 4,
                               "max_loaded_opponents": 2})
@@ -365,8 +363,35 @@ def test_opponents_held_in_memory_are_bounded_and_reload_on_demand():
     for _ in range(24):
         play(env, rng)
         met.add(env.opponent)
-        assert len(SHARED.policies) <= 2 and f"{env.game.info.env_id}|{env.opponent}" in SHARED.policies
+        shared = env.shared.opponents.policies  # this process's, shared by its envs
+        assert len(shared) <= 2 and f"{env.game.info.env_id}|{env.opponent}" in shared
     assert met == set(table)
+
+
+def test_envs_of_one_process_share_one_registry_per_block_list(monkeypatch):
+    import arena.plugin_manager
+    from arena.errors import UnknownIdError
+    from arena.plugins.rllib_env import _shared
+
+    scans = []
+    real = arena.plugin_manager.get_plugin_manager
+    monkeypatch.setattr(arena.plugin_manager, "get_plugin_manager", lambda **kw: scans.append(kw) or real(**kw))
+    _shared.cache_clear()
+    try:
+        config = {"env": "openspiel/tic_tac_toe", "table": {"random": 1.0}}
+        envs = [ArenaMultiAgentEnv({**config, "seed": s}) for s in range(3)]
+        assert len(scans) == 1 and all(env.registry is envs[0].registry for env in envs)
+        assert envs[0].shared.opponents is envs[2].shared.opponents
+        # the driver's block list travels in env_config, and wins over this process's environment
+        monkeypatch.setenv("ARENA_BLOCK_PLUGINS", "arena.plugins.random_policy")
+        blocked = ArenaMultiAgentEnv({**config, "table": {"mcts": 1.0}, "blocked": ["arena.plugins.mcts"]})
+        assert len(scans) == 2 and scans[-1]["block"] == ("arena.plugins.mcts",)
+        assert blocked.registry is not envs[0].registry and blocked.registry.make_policy("random")
+        with pytest.raises(UnknownIdError):
+            blocked.reset(seed=0)  # mcts is not loaded in this registry
+        assert ArenaMultiAgentEnv({**config, "blocked": ["arena.plugins.mcts"]}).registry is blocked.registry
+    finally:
+        _shared.cache_clear()
 
 
 def test_envs_of_one_env_runner_share_stateless_opponents_but_not_search_state():
