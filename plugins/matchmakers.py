@@ -29,7 +29,7 @@ WEIGHTINGS: dict[str, Callable[[float], float]] = {
 }
 EXPLOITER_ROLES = ("main_exploiter", "league_exploiter")
 # Match quality does not depend on the draw probability; mu, sigma and beta are the defaults, as in arena.ratings.
-_TRUESKILL = trueskill.TrueSkill(draw_probability=0.1, backend=None)
+QUALITY_DRAW_PROBABILITY = 0.1
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -113,11 +113,13 @@ def pfsp(learner: Member, pool: Pool, payoff: Payoff, ratings: Ratings, rng: np.
 def trueskill_quality(learner: Member, pool: Pool, payoff: Payoff, ratings: Ratings, rng: np.random.Generator, *,
                       self_play: float = 0.0, max_opponents: int | None = MAX_OPPONENTS) -> dict[str, float]:
     """Each candidate weighted by the TrueSkill match quality between its rating and the learner's."""
+    env = trueskill.TrueSkill(draw_probability=QUALITY_DRAW_PROBABILITY, backend=None)
+
     def rating(id: str | None) -> trueskill.Rating:
-        return _TRUESKILL.create_rating(*(ratings.get(id, DEFAULT_RATING) if id else DEFAULT_RATING))
+        return env.create_rating(*(ratings.get(id, DEFAULT_RATING) if id else DEFAULT_RATING))
 
     mine = rating(learner.policy)
-    weights = {m.plays_as: trueskill.quality_1vs1(mine, rating(m.plays_as), env=_TRUESKILL)
+    weights = {m.plays_as: trueskill.quality_1vs1(mine, rating(m.plays_as), env=env)
                for m in candidates(learner, pool)}
     return _table(_normalised(weights) or {k: 1.0 for k in weights}, self_play, max_opponents, rng)
 
