@@ -35,6 +35,9 @@ RAY_TESTS = {
 # writing one store, the same games on one and two workers, a full tournament, runs that install a package. Each
 # takes 2-30 s on 2 cores; together they would double the fast loop.
 SLOW_TESTS = {
+    # every test plays rated matches through `arena` subprocesses (28 games, ~20 CLI starts: a quarter of the fast
+    # loop); the store's queries and writes are tested in-process by test_store and test_store_migrations
+    "test_cli_store",
     "test_tournament::test_a_tournament_killed_halfway_resumes_without_losing_or_repeating_a_game",
     "test_tournament::test_round_robin_ranks_by_strength_and_reports_consistent_tables",
     "test_parallel::test_a_killed_worker_loses_nothing_its_games_are_played_again",
