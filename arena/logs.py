@@ -89,7 +89,8 @@ def _warning_filters(on: bool) -> None:
         return
     before = list(warnings.filters)
     for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
-        warnings.filterwarnings("ignore", category=category)
+        # module ".*": not equal to Python's own default filters, which adding an equal one would move
+        warnings.filterwarnings("ignore", category=category, module=".*")
     warnings.filterwarnings("ignore", module=r"(%s)(\.|$)" % "|".join(NOISY_MODULES))
     _filters.extend(f for f in warnings.filters if f not in before)
 
