@@ -1,7 +1,7 @@
 """Time to 95% wins against random on Connect Four: Arena's masked PPO self-play vs RLlib's self-play example recipe.
 
 Arena's learner meets itself (latest self-play) and `random`, weighted by --table (default self=1, random=3: a
-quarter of its games against itself, where it plays both seats). With self=1, random=1 (runs 1-3 in the README)
+quarter of its games against itself, where it plays both seats). With self=1, random=1 (run history in benchmarks/RESULTS.md)
 it often plateaued around 0.9 against random. It trains with Arena's defaults (PPO with gamma 0.9 and 2,000-step
 batches, 64 envs per EnvRunner); --hp, --hp-json, --hidden and --envs change them.
 

@@ -58,7 +58,7 @@ def installed(wheel, tmp_path_factory) -> Path:
 def test_wheel_contains_the_mapped_packages(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        for required in ("arena/__init__.py", "arena/cli.py", "arena/registry.py", "arena/envs/__init__.py",
+        for required in ("arena/__init__.py", "arena/cli/__init__.py", "arena/registry.py", "arena/envs/__init__.py",
                          "arena/envs/openspiel.py", "arena/envs/pettingzoo.py", "arena/envs/gymnasium.py",
                          "arena/plugins/__init__.py", "arena/plugins/mcts.py", "arena/plugins/alphabeta.py",
                          "arena/plugins/random_policy.py"):
