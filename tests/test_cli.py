@@ -79,9 +79,12 @@ def test_user_errors_give_one_line_and_a_nonzero_exit(args, fragment):
 
 
 def test_unknown_command_and_help():
-    assert run("--help").returncode == 0
+    listing = run("--help")
+    assert listing.returncode == 0
+    assert all(f"  {name} " in listing.stdout for name in ("match", "leaderboard", "train", "check", "league"))
     out = run("mach")
     assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "No such command 'mach'" in out.stderr and "match" in out.stderr
 
 
 def test_plugins_add_subcommands_through_register_commands():

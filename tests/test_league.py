@@ -94,7 +94,7 @@ def ray_local():
 def test_each_shipped_league_runs_a_round_on_real_rllib(path, tmp_path, monkeypatch, ray_local):
     from arena.store import leagues as state
     from arena.services.recording import open_store
-    from arena.scheduler import Scheduler
+    from arena.services.scheduler import Scheduler
 
     monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snapshots"))
     league = tiny(path, snapshot_every=1)
@@ -122,7 +122,7 @@ def test_each_shipped_league_runs_a_round_on_real_rllib(path, tmp_path, monkeypa
 def test_matchmaking_tables_follow_the_pool_and_resume_continues_rounds(tmp_path, monkeypatch, ray_local):
     from arena.store import leagues as state
     from arena.services.recording import open_store
-    from arena.scheduler import Scheduler
+    from arena.services.scheduler import Scheduler
 
     monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snapshots"))
     league = tiny(LEAGUES[0].parent / "connect_four.toml", snapshot_every=1)

@@ -16,7 +16,7 @@ from arena.learners import check_hyperparameters, create_learner
 from arena.plugin_manager import get_plugin_manager
 from arena.protocols import Learner
 from arena.registry import Registry
-from arena.scheduler import Scheduler
+from arena.services.scheduler import Scheduler
 from arena.services.recording import open_store
 from arena.store import leagues as state, rankings
 

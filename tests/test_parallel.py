@@ -25,7 +25,10 @@ def jobs(players: list[str], games: int, seed: int = 11, env: str = C4) -> list[
 
 
 def played(results) -> list[tuple]:
-    return [(j.index, r.players, r.moves, r.ranks, r.error) for j, r in results]
+    """The games as played; two runs that failed the same way would compare equal, so every game must have played."""
+    rows = [(j.index, r.players, r.moves, r.ranks, r.error) for j, r in results]
+    assert rows and all(row[4] is None and row[2] for row in rows), [row[4] for row in rows if row[4]][:3]
+    return rows
 
 
 MOVES = PlayOptions(record_moves=True)

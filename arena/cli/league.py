@@ -54,7 +54,7 @@ def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path
     Example: arena league run leagues/connect_four.toml
     """
     from arena.config import LeagueConfigError, load
-    from arena.scheduler import Scheduler
+    from arena.services.scheduler import Scheduler
 
     reg = ctx.find_root().obj
     try:

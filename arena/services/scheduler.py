@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from .store import leagues as state
-from .config import League
-from .errors import ArenaError
-from .learners import create_learner
-from .pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
-from .ratings import conservative
+from arena.config import League
+from arena.errors import ArenaError
+from arena.learners import create_learner
+from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
+from arena.ratings import conservative
+from arena.services.headtohead import HeadToHead, head_to_head
+from arena.store import leagues as state
 
 
 def round_rng(seed: int, round_: int, what: str) -> np.random.Generator:
@@ -195,8 +196,6 @@ class Scheduler:
         Games play on `[resources] eval_workers` workers through the head-to-head service; each pairing's games
         are seeded from the league seed, the round and the two players, so 1 or K workers store the same games.
         """
-        from .services.headtohead import HeadToHead, head_to_head
-
         lg = self.league
         if lg.eval_games == 0:
             return {}
