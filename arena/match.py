@@ -11,6 +11,7 @@ from typing import Any, Union
 import numpy as np
 
 from arena.errors import ArenaError, UsageError
+from arena.openings import play as play_opening
 from arena.policy import BoundPolicy
 from arena.protocols import Game
 from arena.types import MatchResult, ranks_from_returns
@@ -116,18 +117,22 @@ GameLoop = Generator[MoveRequest, Outcome, MatchResult]
 
 
 def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_moves: bool = False,
-              move_timeout: float | None = None, _streams: _Streams | None = None) -> MatchResult:
+              move_timeout: float | None = None, opening: Sequence[int] = (),
+              _streams: _Streams | None = None) -> MatchResult:
     """Play one game, policies[i] in seat i. The same seed and policies give the same game.
 
+    `opening` (actions, see arena.openings) is played right after the reset, before any policy is bound or acts;
+    its moves count in the result's moves and length.
     A policy's failure forfeits its seat. A failure of the game itself gives a result with `error`
     set and no outcome, so a long run goes on and the failure is kept.
     """
-    loop = _play(game, policies, seed, record_moves, move_timeout, _streams, batching=False)
-    return _advance(loop, None, game, policies, seed)  # type: ignore[return-value]  # never asks without batching
+    opening = tuple(opening)
+    loop = _play(game, policies, seed, record_moves, move_timeout, _streams, batching=False, opening=opening)
+    return _advance(loop, None, game, policies, seed, opening)  # type: ignore[return-value]  # never asks without batching
 
 
 def _advance(loop: GameLoop, outcome: Outcome | None, game: Game, policies: Sequence[BoundPolicy],
-             seed: int) -> MoveRequest | MatchResult:
+             seed: int, opening: tuple[int, ...] = ()) -> MoveRequest | MatchResult:
     """Run a game loop to its next request or its result; the game's own failure becomes an error result."""
     try:
         return next(loop) if outcome is None else loop.send(outcome)
@@ -138,11 +143,11 @@ def _advance(loop: GameLoop, outcome: Outcome | None, game: Game, policies: Sequ
     except Exception as e:
         n = game.info.num_seats
         return MatchResult(game.info.env_id, seed, tuple(p.player_id for p in policies), (0.0,) * n, (0,) * n, 0,
-                           error=f"{game.info.env_id} failed during play: {type(e).__name__}: {e}")
+                           error=f"{game.info.env_id} failed during play: {type(e).__name__}: {e}", opening=opening)
 
 
 def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: bool, move_timeout: float | None,
-          _streams: _Streams | None, batching: bool) -> GameLoop:
+          _streams: _Streams | None, batching: bool, opening: tuple[int, ...] = ()) -> GameLoop:
     """The game loop. With `batching`, a seat whose policy acts in batches is asked for through a MoveRequest."""
     info = game.info
     n = info.num_seats
@@ -152,6 +157,8 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
     streams = _streams or _Streams(n)
     game.reset(streams.reseed(seed))
     moves: list[tuple[int, int]] = []
+    if opening:
+        play_opening(game, opening, moves)
     forfeits: dict[int, str] = {}
     legal_now: list[Sequence[int]] = [()] * n  # each seat's legal moves this turn, fetched once
 
@@ -214,12 +221,14 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         forfeits=forfeits,
         moves=tuple(moves) if record_moves else None,
         duration_s=time.perf_counter() - started,
+        opening=opening,
     )
 
 
-def play_lockstep(tables: Sequence[tuple[Game, Sequence[BoundPolicy], int]], *, record_moves: bool = False,
+def play_lockstep(tables: Sequence[tuple[Any, ...]], *, record_moves: bool = False,
                   move_timeout: float | None = None) -> Iterator[tuple[int, MatchResult]]:
-    """Play several games at once, each (game, policies by seat, seed) on its own Game object; yields (index, result).
+    """Play several games at once, each (game, policies by seat, seed[, opening]) on its own Game object; yields
+    (index, result).
 
     Each turn, the moves every batching policy owes across the games go to its act_batch in one call, so a learned
     policy runs one forward pass for many boards. A game's moves are those play_game would make with the same
@@ -228,13 +237,14 @@ def play_lockstep(tables: Sequence[tuple[Game, Sequence[BoundPolicy], int]], *, 
     loops: dict[int, GameLoop] = {}
     waiting: dict[int, MoveRequest] = {}
     answers: dict[int, Outcome | None] = {}
-    for i, (game, policies, seed) in enumerate(tables):
-        loops[i] = _play(game, policies, seed, record_moves, move_timeout, None, batching=True)
+    openings = [tuple(table[3]) if len(table) > 3 else () for table in tables]
+    for i, (game, policies, seed, *_) in enumerate(tables):
+        loops[i] = _play(game, policies, seed, record_moves, move_timeout, None, batching=True, opening=openings[i])
         answers[i] = None
     while answers:
         for i, outcome in answers.items():
-            game, policies, seed = tables[i]
-            step = _advance(loops[i], outcome, game, policies, seed)
+            game, policies, seed, *_ = tables[i]
+            step = _advance(loops[i], outcome, game, policies, seed, openings[i])
             if isinstance(step, MatchResult):
                 del loops[i]
                 yield i, step
@@ -266,15 +276,24 @@ def seat_order(num_participants: int, index: int) -> tuple[int, ...]:
     return tuple((seat + shift) % num_participants for seat in range(num_participants))
 
 
+def opening_of(openings: Sequence[Sequence[int]] | None, index: int, seats: int) -> tuple[int, ...]:
+    """The opening of game `index`: one opening per full seat rotation (games 2k and 2k+1 share one in 1v1)."""
+    return tuple(openings[index // seats]) if openings else ()
+
+
 def play_match(game: Game, participants: Sequence[BoundPolicy], games: int, seed: int, *,
                record_moves: bool = False, move_timeout: float | None = None,
+               openings: Sequence[Sequence[int]] | None = None,
                ) -> Iterator[tuple[tuple[int, ...], MatchResult]]:
-    """Play `games` games with rotating seats; yields (participant index by seat, result) as each game ends."""
+    """Play `games` games with rotating seats; yields (participant index by seat, result) as each game ends.
+
+    With `openings`, game i starts from openings[i // seats] (arena.openings.Book makes them)."""
     for policy in participants:
         policy.check(game.info)
     streams = _Streams(game.info.num_seats)
     for index in range(games):
         order = seat_order(len(participants), index)
         result = play_game(game, [participants[i] for i in order], game_seed(seed, index),
-                           record_moves=record_moves, move_timeout=move_timeout, _streams=streams)
+                           record_moves=record_moves, move_timeout=move_timeout,
+                           opening=opening_of(openings, index, len(participants)), _streams=streams)
         yield order, result

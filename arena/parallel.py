@@ -1,6 +1,6 @@
 """Match play on many workers: games go out in fixed chunks and come back in order, whatever the number of workers.
 
-A game is a GameJob (env spec, a policy spec per seat, seed), so any process can rebuild it from plugins. Jobs are
+A game is a GameJob (env spec, a policy spec per seat, seed, opening actions), so any process can rebuild it from plugins. Jobs are
 cut into chunks of CHUNK consecutive games; a worker plays a chunk in lockstep (play_lockstep), so a learned
 snapshot runs one forward pass for all the chunk's boards that wait on it. Since the chunks do not depend on the
 worker count and each game is seeded on its own, the games are the same with 1 worker or 8, and results are
@@ -35,6 +35,7 @@ class GameJob:
     env: str
     players: tuple[str, ...]  # a policy spec per seat
     seed: int
+    opening: tuple[int, ...] = ()  # actions played from the start before the policies act (arena.openings)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class ChunkPlayer:
             k = used[job.env] = used.get(job.env, 0) + 1
             if len(games) < k:
                 games.append(self.reg.make_game(job.env))
-            tables.append((games[k - 1], [self.policy(p, k, seat) for seat, p in enumerate(job.players)], job.seed))
+            tables.append((games[k - 1], [self.policy(p, k, seat) for seat, p in enumerate(job.players)], job.seed,
+                           job.opening))
         for i, result in play_lockstep(tables, record_moves=options.record_moves, move_timeout=options.move_timeout):
             yield jobs[i], result
 
@@ -96,7 +98,7 @@ class ChunkPlayer:
 
 def crashed(job: GameJob, why: str) -> MatchResult:
     n = len(job.players)
-    return MatchResult(job.env, job.seed, job.players, (0.0,) * n, (0,) * n, 0, error=why)
+    return MatchResult(job.env, job.seed, job.players, (0.0,) * n, (0,) * n, 0, error=why, opening=job.opening)
 
 
 def run_games(jobs: Sequence[GameJob], *, workers: int = 1, ray_address: str | None = None,

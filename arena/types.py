@@ -63,6 +63,7 @@ class MatchResult:
     moves: tuple[tuple[int, int], ...] | None = None  # (seat, action) in order, when recorded
     duration_s: float = field(default=0.0, compare=False)
     error: str | None = None  # the game itself failed (not a policy): no outcome, nothing to rate
+    opening: tuple[int, ...] = ()  # actions played from the start before the policies acted (arena.openings)
 
     @property
     def num_seats(self) -> int:

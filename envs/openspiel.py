@@ -161,5 +161,21 @@ class OpenSpielGame:
     def native_state(self) -> Any:
         return self.state
 
+    def opening_support(self) -> str | None:
+        """Why games of this kind cannot start from an opening (arena.openings), or None when they can."""
+        if self._simultaneous:
+            return "its players move simultaneously"
+        if self._chance:
+            return "it has chance events"
+        import pyspiel
+
+        if self.game.get_type().information != pyspiel.GameType.Information.PERFECT_INFORMATION:
+            return "it has hidden information"
+        return None
+
+    def action_to_string(self, seat: int, action: int) -> str:
+        """An action in OpenSpiel's notation (`x3` in connect_four), as openings files write it."""
+        return self.state.action_to_string(seat, action)
+
     def close(self) -> None:
         self.state = None

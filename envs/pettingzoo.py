@@ -69,6 +69,11 @@ def _split(obs: Any, info: Mapping[str, Any] | None, n: int) -> tuple[Any, np.nd
     return obs, np.ones(n, dtype=np.int8)
 
 
+# classic games without chance events or hidden information: openings (arena.openings) replay on them
+OPENING_GAMES = ("connect_four", "tictactoe", "chess", "go")
+CARD_GAMES = ("leduc_holdem", "texas_holdem", "texas_holdem_no_limit", "gin_rummy", "hanabi")  # chance, hidden cards
+
+
 class AECGame:
     """A PettingZoo AECEnv: one agent acts at a time; every agent's rewards are summed after each move.
 
@@ -132,6 +137,17 @@ class AECGame:
     def native_state(self) -> Any:
         return None
 
+    def opening_support(self) -> str | None:
+        """Why games of this kind cannot start from an opening (arena.openings), or None when they can."""
+        name = str(self.raw.metadata.get("name", ""))
+        base = name.rsplit("_v", 1)[0]
+        if base in OPENING_GAMES:
+            return None
+        if base in CARD_GAMES:
+            return "it has chance events (the deal) and hidden information"
+        return (f"Arena does not know that {name or 'this game'} is free of chance and hidden information "
+                f"(openings replay on {', '.join(OPENING_GAMES)})")
+
     def close(self) -> None:
         self.env.close()
 
@@ -181,6 +197,9 @@ class ParallelGame:
 
     def native_state(self) -> Any:
         return None
+
+    def opening_support(self) -> str | None:
+        return "its players move simultaneously"
 
     def close(self) -> None:
         self.env.close()

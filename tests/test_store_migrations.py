@@ -94,6 +94,9 @@ def test_an_m001_store_upgrades_to_the_current_schema_with_its_data_intact(tmp_p
         again = MatchResult(ENV, seed, players, returns, ranks_from_returns(returns), 5)
         assert not store.record(again, event=league).new
     after = dump(path)
+    width = len(before["matches"][0])  # columns added by later migrations (m005 opening) are NULL for old games
+    assert all(v is None for row in after["matches"] for v in row[width:])
+    after["matches"] = [row[:width] for row in after["matches"]]
     assert after == before  # every row as it was, now under the renamed column
 
 

@@ -1,4 +1,4 @@
-"""Matches and ratings: their schema (m001, m004), storing a match with its rating update, rebuilds, rating settings,
+"""Matches and ratings: their schema (m001, m004, m005), storing a match with its rating update, rebuilds, rating settings,
 and the one writer of the `players` table. Read-side queries over them live in arena.store.standings."""
 from __future__ import annotations
 
@@ -118,14 +118,27 @@ def m004_match_event(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m005_openings(db: sqlite_utils.Database) -> None:
+    """matches.opening: the actions a game started from (arena.openings), so a game pair's shared start is kept."""
+    db.executescript("""
+    -- matches.opening: JSON [action, ...] played from the start before the policies acted; NULL without an opening
+    ALTER TABLE matches ADD COLUMN opening TEXT;
+    """)
+
+
 def match_id(result: MatchResult, event: str | None = None) -> str:
     """A match id that depends only on what was played: the same game stored twice is stored once."""
-    return game_id(result.env_id, result.players, result.seed, event)
+    return game_id(result.env_id, result.players, result.seed, event, result.opening)
 
 
-def game_id(env: str, players: Sequence[str], seed: int, event: str | None = None) -> str:
-    """The match id of a game before it is played: canonical env and player ids, its seed and its event tag."""
-    key = json.dumps([env, list(players), seed, event])
+def game_id(env: str, players: Sequence[str], seed: int, event: str | None = None,
+            opening: Sequence[int] = ()) -> str:
+    """The match id of a game before it is played: canonical env and player ids, its seed, its event tag and its
+    opening. A game without an opening keeps the id it had before openings existed."""
+    parts: list[Any] = [env, list(players), seed, event]
+    if opening:
+        parts.append([int(a) for a in opening])
+    key = json.dumps(parts)
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -213,11 +226,12 @@ class MatchesAndRatings:
         error = result.error
         at = now()
         moves = json.dumps(result.moves) if result.moves is not None else None
+        opening = json.dumps([int(a) for a in result.opening]) if result.opening else None
         inserted = conn.execute(
-            "INSERT INTO matches (id, env, event, seed, played_at, status, reason, length, duration_s, moves) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO matches (id, env, event, seed, played_at, status, reason, length, duration_s, moves, opening) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (mid, result.env_id, event, result.seed, at, "error" if error else "ok", error, result.length,
-             result.duration_s, moves))
+             result.duration_s, moves, opening))
         if inserted.rowcount == 0:
             return Recorded(None, mid)  # this match id is stored already
         seq = inserted.lastrowid
