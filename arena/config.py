@@ -23,7 +23,7 @@ SCHEMA: dict[str, set[str]] = {
     "learners": {"name", "algo", "role", "hidden", "hyperparameters"},
     "fixed": {"policy", "params"},
     "snapshots": {"every", "win_rate", "against", "max_pool"},
-    "evaluation": {"games", "snapshots"},
+    "evaluation": {"games", "snapshots", "top", "top_games"},
     "stop": {"rounds", "minutes", "win_rate", "rating"},
     "stop.win_rate": {"player", "at_least", "learner"},
     "round": {"iterations"},
@@ -71,6 +71,8 @@ class League:
     max_pool: int = 16  # snapshots per learner kept as opponents (older ones stay rated, out of matchmaking)
     eval_games: int = 20  # per pair per round
     eval_snapshots: int = 3  # most recent pool snapshots each learner's copy also plays each round
+    eval_top: int = 4  # the league leaderboard's top K: each copy plays them; fixed players meet its top K snapshots
+    eval_top_games: int = 10  # games of each fixed player against each top-K pool snapshot, every round
     stop_rounds: int | None = None
     stop_minutes: float | None = None
     stop_win_rate: tuple[str, str, float] | None = None  # (learner, player, at least)
@@ -235,6 +237,8 @@ def load(path: str | Path, registry: Any = None) -> League:
     ev = c.keys(raw.get("evaluation", {}), "evaluation", "evaluation")
     eval_games = c.typed(ev, "games", "evaluation", int, 20, low=0)
     eval_snapshots = c.typed(ev, "snapshots", "evaluation", int, 3, low=0)
+    eval_top = c.typed(ev, "top", "evaluation", int, 4, low=0)
+    eval_top_games = c.typed(ev, "top_games", "evaluation", int, 10, low=0)
     iterations = c.typed(c.keys(raw.get("round", {}), "round", "round"), "iterations", "round", int, 1, low=1)
 
     stop = c.keys(raw.get("stop", {}), "stop", "stop")
@@ -284,7 +288,8 @@ def load(path: str | Path, registry: Any = None) -> League:
                   iterations_per_round=iterations, snapshot_every=every,
                   snapshot_win_rate=float(win_rate) if win_rate is not None else None,
                   snapshot_against=tuple(against), max_pool=max_pool, eval_games=eval_games,
-                  eval_snapshots=eval_snapshots, stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
+                  eval_snapshots=eval_snapshots, eval_top=eval_top, eval_top_games=eval_top_games,
+                  stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
                   stop_rating=rating, resources=resources, payoff_decay=float(decay),
                   eval_workers=eval_workers or 1)
 

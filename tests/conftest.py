@@ -49,6 +49,7 @@ SLOW_TESTS = {
     "test_store::test_kill_9_mid_run_leaves_no_match_without_its_rating_update",
     "test_learner_contract::test_an_installed_algorithm_plugin_trains_with_arena_train_and_in_a_league",
     "test_learner_contract::test_evaluation_on_two_workers_stores_the_same_games_as_on_one",
+    "test_learner_contract::test_the_evaluation_schedule_connects_copies_fixed_players_and_the_top_of_the_pool",
     "test_learner_contract::test_the_minimal_algorithm_in_the_plugin_docs_installs_and_trains",
 }
 

@@ -150,6 +150,33 @@ def test_stop_by_minutes_ends_the_league_after_the_round_that_used_up_the_time(r
     assert reason.endswith("minutes") and elapsed >= 0.6 and 1 <= done < 20
 
 
+def test_the_evaluation_schedule_connects_copies_fixed_players_and_the_top_of_the_pool(registry, tmp_path):
+    extra = "[snapshots]\nevery = 1\n\n[stop]\nrounds = 3"
+    path = tmp_path / "np.toml"
+    path.write_text(LEAGUE.format(lr=0.5, fixed="constant", extra=extra).replace(
+        "[evaluation]\ngames = 10\nsnapshots = 1", "[evaluation]\ngames = 6\nsnapshots = 0\ntop = 1\ntop_games = 4")
+        .replace('[[fixed]]\npolicy = "constant"', '[[fixed]]\npolicy = "constant"\n\n[[fixed]]\npolicy = "cycle"'))
+    league = load(path, registry)
+    assert (league.eval_top, league.eval_top_games, league.eval_snapshots) == (1, 4, 0)
+    with open_store(tmp_path / "a.db") as store:
+        Scheduler(league, store, registry, run_dir=tmp_path / "runs", echo=lambda _: None).run()
+        rounds = state.rounds(store, "np")
+    conn = sqlite3.connect(tmp_path / "a.db")
+    pairs = conn.execute("SELECT a.player, b.player, count(*) FROM participants a JOIN participants b "
+                         "ON a.match_seq = b.match_seq AND a.seat < b.seat GROUP BY 1, 2").fetchall()
+    conn.close()
+    met: dict[frozenset, int] = {}
+    for a, b, n in pairs:
+        met[frozenset((a, b))] = met.get(frozenset((a, b)), 0) + n
+    for fixed in ("constant", "cycle"):
+        with_snapshots = sum(n for players, n in met.items() if fixed in players
+                             and any(p.startswith("snapshot/") for p in players))
+        # each round's copy plays it 6 games; from round 2 on the top pool snapshot also meets it, 4 games a round
+        assert with_snapshots == 3 * 6 + 2 * 4
+    for r in rounds:  # each copy met the fixed players and at most the one top player besides
+        assert {"constant", "cycle"} <= set(r["evaluation"]["main"]) and len(r["evaluation"]["main"]) <= 3
+
+
 def test_evaluation_on_two_workers_stores_the_same_games_as_on_one(registry, tmp_path):
     def stored(folder: Path) -> list[tuple]:
         conn = sqlite3.connect(folder / "a.db")

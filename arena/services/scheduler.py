@@ -191,32 +191,52 @@ class Scheduler:
         return state.skills(self.store, self.league.env)
 
     def _evaluate(self, r: int) -> dict[str, dict[str, float]]:
-        """Each learner's copy against the fixed players, the other copies and recent pool snapshots (rated).
+        """A connected schedule of rated games: each learner's copy meets the fixed players, the other copies, the
+        latest pool snapshots and the top K of the league's leaderboard; each fixed player meets the top K pool
+        snapshots (`top_games` games each), so the strongest snapshots keep being measured against the anchors.
 
         Games play on `[resources] eval_workers` workers through the head-to-head service; each pairing's games
         are seeded from the league seed, the round and the two players, so 1 or K workers store the same games.
+        Returns each learner's score against each opponent (what the snapshot and stop rules read).
         """
         lg = self.league
         if lg.eval_games == 0:
             return {}
         pool = state.pool(self.store, lg.name)
         seats = self.reg.make_game(lg.env).info.num_seats
+        top = self._leaderboard(pool)[:lg.eval_top] if lg.eval_top else []
         scores: dict[str, dict[str, float]] = {}
         for x in lg.learners:
             me = pool.get(x.name).policy
             others = [m.plays_as for m in pool.fixed()] + [m.policy for m in pool.learners() if m.id != x.name]
             others += [m.id for m in pool.snapshots()[-lg.eval_snapshots:]] if lg.eval_snapshots else []
-            others = list(dict.fromkeys(o for o in others if o and o != me))
+            others = list(dict.fromkeys(o for o in others + top if o and o != me))
             for opponent in others:
                 players = [me, opponent] + [o for o in others if o != opponent][: seats - 2]
                 if len(players) < seats:
                     continue
-                doc = head_to_head(self.reg, HeadToHead(lg.env, tuple(players), games=lg.eval_games,
-                                                        seed=eval_seed(lg.seed, r, me, opponent),
-                                                        workers=lg.eval_workers, event=lg.name),
-                                   store=self.store, catch_interrupt=False)
-                scores.setdefault(x.name, {})[opponent] = doc["standings"][0]["score"]
+                scores.setdefault(x.name, {})[opponent] = self._play(players, eval_seed(lg.seed, r, me, opponent))
+        if seats == 2 and lg.eval_top and lg.eval_top_games:
+            snapshots = {m.id for m in pool.snapshots()}
+            best = [p for p in self._leaderboard(pool) if p in snapshots][:lg.eval_top]
+            for fixed in (m.plays_as for m in pool.fixed()):
+                for snapshot in best:
+                    self._play([fixed, snapshot], eval_seed(lg.seed, r, fixed, snapshot), lg.eval_top_games)
         return scores
+
+    def _play(self, players: list[str], seed: int, games: int | None = None) -> float:
+        """Rated games of the league between players (one per seat, rotating); the first player's score."""
+        lg = self.league
+        doc = head_to_head(self.reg, HeadToHead(lg.env, tuple(players), games=games or lg.eval_games, seed=seed,
+                                                workers=lg.eval_workers, event=lg.name),
+                           store=self.store, catch_interrupt=False)
+        return doc["standings"][0]["score"]
+
+    def _leaderboard(self, pool: Pool) -> list[str]:
+        """The league's players (fixed, pool snapshots, learners' current copies), best conservative rating first."""
+        ratings = self._ratings()
+        players = {m.plays_as for m in pool.members if m.plays_as}
+        return sorted((p for p in players if p in ratings), key=lambda p: -conservative(ratings[p]))
 
     def _snapshot_rules(self, r: int, scores: dict[str, dict[str, float]]) -> tuple[list[Member], list[str]]:
         lg = self.league
