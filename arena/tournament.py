@@ -9,17 +9,18 @@ tournament is arena.store.tournaments' job.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from arena.errors import UsageError
-from arena.match import game_seed
+from arena.match import game_seed, opening_of
 from arena.parallel import GameJob
 from arena.store import game_id, tournament_event
 
 FORMATS = ("round-robin", "gauntlet", "swiss")
 BYE = None
+Openings = Callable[[int, int], Sequence[tuple[int, ...]]]  # (round, count) -> the round's first `count` openings
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,15 @@ class Pairing:
     a: str
     b: str | None  # None: a has a bye
 
-    def jobs(self, spec: TournamentSpec, first_index: int) -> list[GameJob]:
-        """The pairing's games: seats alternate, each game seeded from (tournament seed, round, slot, game)."""
+    def jobs(self, spec: TournamentSpec, first_index: int, openings: Openings | None = None) -> list[GameJob]:
+        """The pairing's games: seats alternate, each game seeded from (tournament seed, round, slot, game). With
+        `openings`, games 2k and 2k+1 start from the round's opening k (every pairing of a round plays the same)."""
         if self.b is None:
             return []
         base = game_seed(game_seed(spec.seed, self.round), self.slot)
+        starts = openings(self.round, -(-spec.games_per_pair // 2)) if openings else None
         return [GameJob(first_index + g, spec.env, (self.a, self.b) if g % 2 == 0 else (self.b, self.a),
-                        game_seed(base, g)) for g in range(spec.games_per_pair)]
+                        game_seed(base, g), opening_of(starts, g, 2)) for g in range(spec.games_per_pair)]
 
 
 @dataclass
@@ -120,19 +123,19 @@ def differences(stored: TournamentSpec, wanted: TournamentSpec) -> list[str]:
 
 
 def missing(spec: TournamentSpec, pairings: Sequence[Pairing], stored: dict[str, Any],
-            first_index: int = 0) -> list[GameJob]:
+            first_index: int = 0, openings: Openings | None = None) -> list[GameJob]:
     """The jobs of these pairings whose games are not stored yet."""
     jobs, index = [], first_index
     for p in pairings:
-        for job in p.jobs(spec, index):
-            if game_id(spec.env, job.players, job.seed, spec.event) not in stored:
+        for job in p.jobs(spec, index, openings):
+            if game_id(spec.env, job.players, job.seed, spec.event, job.opening) not in stored:
                 jobs.append(job)
         index += spec.games_per_pair
     return jobs
 
 
-def tally(spec: TournamentSpec, rounds: Sequence[Sequence[Pairing]],
-          stored: dict[str, dict[str, float] | None]) -> tuple[dict[str, Record], dict[tuple[str, str], list[float]]]:
+def tally(spec: TournamentSpec, rounds: Sequence[Sequence[Pairing]], stored: dict[str, dict[str, float] | None],
+          openings: Openings | None = None) -> tuple[dict[str, Record], dict[tuple[str, str], list[float]]]:
     """Records of every player and head-to-head scores (a's points, games) for every ordered pair, from the store."""
     records = {p: Record(p) for p in spec.players}
     h2h: dict[tuple[str, str], list[float]] = {}
@@ -144,8 +147,8 @@ def tally(spec: TournamentSpec, rounds: Sequence[Sequence[Pairing]],
                 continue
             records[p.a].opponents.append(p.b)
             records[p.b].opponents.append(p.a)
-            for job in p.jobs(spec, 0):
-                scores = stored.get(game_id(spec.env, job.players, job.seed, spec.event))
+            for job in p.jobs(spec, 0, openings):
+                scores = stored.get(game_id(spec.env, job.players, job.seed, spec.event, job.opening))
                 if not scores:
                     continue
                 for me, other in ((p.a, p.b), (p.b, p.a)):

@@ -9,6 +9,15 @@ import click
 from arena.cli.options import db_option, json_option, move_timeout_option, ray_option, seed_option, workers_option
 from arena.output import BarProgress, print_json, print_table
 
+
+def openings_option() -> Any:
+    """--openings SPEC, shared by `arena match` and `arena tournament`."""
+    return click.option("--openings", "openings", default=None, metavar="random:plies=K|FILE",
+                        help="Start game pairs from openings, seats swapped: K random legal plies drawn from the seed, "
+                             "or one move sequence per line of FILE (action strings or numbers). Games 2k and 2k+1 "
+                             "share opening k. Turn-based games without chance or hidden information only.")
+
+
 @click.command("match")
 @click.argument("env")
 @click.argument("policies", nargs=-1, required=True)
@@ -22,17 +31,19 @@ from arena.output import BarProgress, print_json, print_table
 @json_option("Print one JSON document instead of a table.")
 @click.option("--moves", "record_moves", is_flag=True, help="Record every game's moves (in --json output).")
 @move_timeout_option()
+@openings_option()
 @db_option("Store every game, with its rating update, in this Arena store", optional=True)
 @click.pass_context
 def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: int | None, seed: int | None,
               sprt_text: str | None, workers: int, ray_address: str | None, as_json: bool, record_moves: bool,
-              move_timeout: float | None, db_path: str | None) -> None:
+              move_timeout: float | None, openings: str | None, db_path: str | None) -> None:
     """Play GAMES games of ENV between POLICIES (one per seat; seats rotate between games).
 
     \b
     Examples:
       arena match openspiel/connect_four mcts:simulations=200 random --games 50 --db arena.db
       arena match openspiel/connect_four mcts:simulations=400 mcts:simulations=50 --sprt elo0=0,elo1=20 -j 2
+      arena match openspiel/connect_four mcts connect_four_heuristic -n 40 --openings random:plies=4
     """
     from arena.services.headtohead import HeadToHead, head_to_head
     from arena.services.recording import open_store
@@ -40,7 +51,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
 
     request = HeadToHead(env, policies, games=games, seed=seed, sprt=SprtSpec.parse(sprt_text) if sprt_text else None,
                          workers=workers, ray_address=ray_address, record_moves=record_moves,
-                         move_timeout=move_timeout)
+                         move_timeout=move_timeout, openings=openings)
     with contextlib.ExitStack() as stack:
         store = stack.enter_context(open_store(db_path)) if db_path else None
         doc = head_to_head(ctx.find_root().obj, request, store=store, progress=BarProgress())
@@ -57,6 +68,8 @@ def _fmt_elo(x: float | None, sign_if_none: str) -> str:
 
 def print_standings(doc: dict[str, Any], single: bool) -> None:
     title = f"{doc['env']}: {doc['games_played']} games, seed {doc['seed']}"
+    if doc.get("openings"):
+        title += f", openings {doc['openings']['spec']}"
     if doc["interrupted"]:
         title += f" (interrupted after {doc['games_played']} of {doc['games_requested']})"
     rows = []

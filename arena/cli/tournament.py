@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from arena.cli.options import db_option, json_option, move_timeout_option, ray_option, seed_option, workers_option
+from arena.cli.match import openings_option
 from arena.output import BarProgress, print_json, print_table
 from arena.tournament import FORMATS
 
@@ -26,12 +27,14 @@ from arena.tournament import FORMATS
 @workers_option()
 @ray_option()
 @move_timeout_option()
+@openings_option()
 @db_option("The Arena store that keeps the tournament, its games and ratings")
 @json_option("Print standings, crosstable and payoff as one JSON document.")
 @click.pass_context
 def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: str, rounds: int | None,
                    games_per_pair: int, name: str | None, resume: bool, seed: int | None, workers: int,
-                   ray_address: str | None, move_timeout: float | None, db_path: str, as_json: bool) -> None:
+                   ray_address: str | None, move_timeout: float | None, openings: str | None, db_path: str,
+                   as_json: bool) -> None:
     """Play a tournament of ENV between PLAYERS and print standings, a crosstable and a payoff matrix.
 
     \b
@@ -39,6 +42,7 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
       arena tournament openspiel/connect_four random connect_four_heuristic mcts:simulations=50 \\
           mcts:simulations=400 --games-per-pair 20 --workers 2
       arena tournament openspiel/connect_four random mcts connect_four_heuristic alphabeta --format swiss
+      arena tournament openspiel/connect_four random connect_four_heuristic mcts --openings random:plies=2 -n 8
     Interrupted? Run the same command with --resume: games already stored are not played again.
     """
     from arena.services.recording import open_store
@@ -46,7 +50,7 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
 
     request = TournamentRequest(env, players, format=fmt, rounds=rounds, games_per_pair=games_per_pair, name=name,
                                 seed=seed, resume=resume, workers=workers, ray_address=ray_address,
-                                move_timeout=move_timeout)
+                                move_timeout=move_timeout, openings=openings)
     with open_store(db_path) as store:
         doc = run_tournament(ctx.find_root().obj, store, request, progress=BarProgress(quiet=as_json))
     if as_json:
@@ -78,6 +82,8 @@ def tournaments_cmd(db_path: str, as_json: bool) -> None:
 
 def print_report(doc: dict[str, Any]) -> None:
     title = f"{doc['name']}: {doc['format']} of {doc['env']}, {doc['games']} games, seed {doc['seed']}"
+    if doc.get("openings"):
+        title += f", openings {doc['openings']['spec']}"
     cols = ["#", "Player", "Points", "Games", "W", "D", "L", "Byes", "Score", doc["tiebreak"].title(), "Rating"]
     print_table(cols, [[s["rank"], s["player"], f"{s['points']:g}", s["games"], s["wins"], s["draws"], s["losses"],
                         s["byes"], f"{s['score']:.3f}", f"{s['tiebreak']:g}",

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from arena.errors import UsageError
-from arena.match import game_seed, seat_order
+from arena.match import game_seed, opening_of, seat_order
+from arena.openings import Book, describe
 from arena.parallel import GameJob, PlayOptions, run_games
 from arena.services.progress import SILENT, Progress
 from arena.sprt import Sprt, SprtSpec
@@ -31,6 +32,7 @@ class HeadToHead:
     record_moves: bool = False
     move_timeout: float | None = None
     event: str | None = None  # the event the stored games belong to (a league's name), part of their match ids
+    openings: str | None = None  # arena.openings spec: game i starts from opening i // seats ("random:plies=4", a file)
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -44,7 +46,8 @@ def unique_names(names: Sequence[str]) -> list[str]:
 
 
 class SprtFeed:
-    """Feeds a match's games to SPRT in order: games 2k and 2k+1 (seats swapped) as one pentanomial pair.
+    """Feeds a match's games to SPRT in order: games 2k and 2k+1 (seats swapped) as one pentanomial pair; with
+    openings, those are exactly the two games on opening k.
 
     A game whose partner failed counts alone (trinomial); failed games do not count.
     """
@@ -91,19 +94,24 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     games = request.games or (20_000 if spec else 10)
     game = registry.make_game(request.env)
     info = game.info
-    game.close()
-    n = info.num_seats
-    if len(request.policies) != n:
-        raise UsageError(f"{info.env_id} has {n} seat(s); give one policy per seat ({len(request.policies)} given).")
-    if spec and n != 2:
-        raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seat(s).")
-    participants = [registry.make_policy(p) for p in request.policies]
-    for policy in participants:
-        policy.check(info)
+    try:
+        n = info.num_seats
+        if len(request.policies) != n:
+            raise UsageError(f"{info.env_id} has {n} seat(s); give one policy per seat ({len(request.policies)} given).")
+        if spec and n != 2:
+            raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seat(s).")
+        participants = [registry.make_policy(p) for p in request.policies]
+        for policy in participants:
+            policy.check(info)
+        book = Book(game, request.openings) if request.openings else None
+        openings = book.openings(seed, -(-games // n)) if book else []
+        described = describe(book, openings)
+    finally:
+        game.close()
     ids = [p.player_id for p in participants]  # canonical: what workers build and what the store keys games by
     names = unique_names(ids)
-    jobs = [GameJob(i, info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i))
-            for i in range(games)]
+    jobs = [GameJob(i, info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i),
+                    opening_of(openings, i, n)) for i in range(games)]
     feed = SprtFeed(spec) if spec else None
     recorder = Recorder(store, event=request.event) if store is not None else None
     played: list[tuple[tuple[int, ...], MatchResult]] = []
@@ -138,6 +146,8 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
         "stored": ({"db": str(store.path), "new": recorder.new, "already_stored": recorder.already}
                    if recorder is not None else None),
         "sprt": feed.sprt.to_dict() if feed else None,
+        "openings": ({"spec": request.openings, "per": f"games {n}k..{n}k+{n - 1} share opening k",
+                      "used": described[: -(-len(played) // n)]} if book else None),
         "errors": [{"game": i, "error": r.error} for i, (_, r) in enumerate(played) if r.error],
         "standings": [s.to_dict(single_seat=single) for s in standings(names, played)],
         "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}

@@ -12,10 +12,12 @@ from typing import Any
 from arena import tournament as t
 from arena.errors import UsageError
 from arena.ids import base_name
+from arena.match import game_seed
+from arena.openings import Book, describe
 from arena.parallel import GameJob, PlayOptions, run_games
 from arena.ratings import conservative
 from arena.services.progress import SILENT, Progress
-from arena.store import rankings, tournaments as stored
+from arena.store import game_id, rankings, tournaments as stored
 
 
 @dataclass(frozen=True)
@@ -31,30 +33,71 @@ class TournamentRequest:
     workers: int = 1
     ray_address: str | None = None
     move_timeout: float | None = None
+    openings: str | None = None  # arena.openings spec: each pairing's games 2k and 2k+1 share the round's opening k
 
 
-def default_name(env: str, fmt: str, players: list[str], rounds: int, games: int) -> str:
-    digest = hashlib.sha256(json.dumps([env, fmt, players, rounds, games]).encode()).hexdigest()[:6]
+def default_name(env: str, fmt: str, players: list[str], rounds: int, games: int, openings: str | None = None) -> str:
+    settings: list[Any] = [env, fmt, players, rounds, games] + ([openings] if openings else [])
+    digest = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:6]
     return f"{base_name(env)}-{fmt}-{digest}"
+
+
+def round_openings(book: Book | None, seed: int) -> t.Openings | None:
+    """(round, count) -> the round's openings: drawn from (tournament seed, round), or the file's next lines."""
+    if book is None:
+        return None
+    memo: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+
+    def openings(round_: int, count: int) -> list[tuple[int, ...]]:
+        if (round_, count) not in memo:
+            memo[(round_, count)] = book.openings(game_seed(seed, -round_), count, offset=(round_ - 1) * count)
+        return memo[(round_, count)]
+
+    return openings
 
 
 def run_tournament(registry: Any, store: Any, request: TournamentRequest, *,
                    progress: Progress = SILENT) -> dict[str, Any]:
     """Create (or with resume, continue) the tournament, play the games not stored yet, and return its report."""
     game = registry.make_game(request.env)
-    info = game.info
-    game.close()
-    ids = [registry.player_id(p) for p in request.players]
-    t.check_spec(request.format, ids, info.num_seats)
-    for spec_text in request.players:
-        registry.make_policy(spec_text).check(info)
-    rounds = request.rounds or t.default_rounds(request.format, len(ids))
-    name = request.name or default_name(info.env_id, request.format, ids, rounds, request.games_per_pair)
-    wanted = t.TournamentSpec(name, info.env_id, tuple(ids), request.format, rounds, request.games_per_pair,
-                              random.randrange(2**31) if request.seed is None else request.seed)
-    spec = _open(store, wanted, request.resume, request.seed is not None)
-    _play(store, spec, request, progress)
-    return report(store, spec)
+    try:
+        info = game.info
+        ids = [registry.player_id(p) for p in request.players]
+        t.check_spec(request.format, ids, info.num_seats)
+        for spec_text in request.players:
+            registry.make_policy(spec_text).check(info)
+        book = Book(game, request.openings) if request.openings else None
+        rounds = request.rounds or t.default_rounds(request.format, len(ids))
+        name = request.name or default_name(info.env_id, request.format, ids, rounds, request.games_per_pair,
+                                            request.openings)
+        wanted = t.TournamentSpec(name, info.env_id, tuple(ids), request.format, rounds, request.games_per_pair,
+                                  random.randrange(2**31) if request.seed is None else request.seed)
+        spec = _open(store, wanted, request.resume, request.seed is not None)
+        openings = round_openings(book, spec.seed)
+        _check_openings(store, spec, openings, request.openings)
+        _play(store, spec, request, progress, openings)
+        doc = report(store, spec, openings)
+        if book is not None:
+            doc["openings"] = {"spec": request.openings, "rounds": {
+                r: describe(book, openings(r, -(-spec.games_per_pair // 2))) for r in range(1, spec.rounds + 1)}}
+        return doc
+    finally:
+        game.close()
+
+
+def _check_openings(store: Any, spec: t.TournamentSpec, openings: t.Openings | None, given: str | None) -> None:
+    """A resumed tournament whose stored games none match this run's openings was started with other openings."""
+    games = stored.stored_games(store, spec)
+    if not games:
+        return
+    for r in range(1, spec.rounds + 1):
+        for p in stored.stored_pairings(store, spec.name, r):
+            if any(game_id(spec.env, j.players, j.seed, spec.event, j.opening) in games
+                   for j in p.jobs(spec, 0, openings)):
+                return
+    raise UsageError(f"Tournament {spec.name!r} was played with other openings than "
+                     f"{'--openings ' + given if given else 'none'}; resume it with its own --openings, "
+                     "or give another --name.")
 
 
 def _open(store: Any, wanted: t.TournamentSpec, resume: bool, seed_given: bool) -> t.TournamentSpec:
@@ -73,7 +116,8 @@ def _open(store: Any, wanted: t.TournamentSpec, resume: bool, seed_given: bool) 
     return old
 
 
-def _play(store: Any, spec: t.TournamentSpec, request: TournamentRequest, progress: Progress) -> None:
+def _play(store: Any, spec: t.TournamentSpec, request: TournamentRequest, progress: Progress,
+          openings: t.Openings | None = None) -> None:
     from arena.services.recording import Recorder
 
     options = PlayOptions(move_timeout=request.move_timeout)
@@ -85,10 +129,10 @@ def _play(store: Any, spec: t.TournamentSpec, request: TournamentRequest, progre
             games = stored.stored_games(store, spec)
             pairings = stored.stored_pairings(store, spec.name, r)
             if not pairings:
-                records, _ = t.tally(spec, done_rounds, games)
+                records, _ = t.tally(spec, done_rounds, games, openings)
                 pairings = t.pair_round(spec, r, records)
                 stored.save_pairings(store, spec.name, pairings)
-            jobs = t.missing(spec, pairings, games)
+            jobs = t.missing(spec, pairings, games, openings=openings)
             byes = [p.a for p in pairings if p.b is None]
             if jobs:
                 progress.say(f"Round {r}/{spec.rounds}: {len(pairings) - len(byes)} pairings, {len(jobs)} games to "
@@ -117,11 +161,11 @@ def _run_round(jobs: list[GameJob], r: int, spec: t.TournamentSpec, request: Tou
         progress.finish()
 
 
-def report(store: Any, spec: t.TournamentSpec) -> dict[str, Any]:
-    """Standings, crosstable and payoff of a tournament, all from its stored games."""
+def report(store: Any, spec: t.TournamentSpec, openings: t.Openings | None = None) -> dict[str, Any]:
+    """Standings, crosstable and payoff of a tournament, all from its stored games (played with `openings`)."""
     rounds = [stored.stored_pairings(store, spec.name, r) for r in range(1, spec.rounds + 1)]
     games = stored.stored_games(store, spec)
-    records, h2h = t.tally(spec, rounds, games)
+    records, h2h = t.tally(spec, rounds, games, openings)
     order = t.ranking(records, spec.players)
     ratings = rankings.skills(store, spec.env, spec.players)
     names = [r.player for r in order]
