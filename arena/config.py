@@ -23,7 +23,7 @@ SCHEMA: dict[str, set[str]] = {
     "learners": {"name", "algo", "role", "hidden", "hyperparameters"},
     "fixed": {"policy", "params"},
     "snapshots": {"every", "win_rate", "against", "max_pool"},
-    "evaluation": {"games", "snapshots", "top", "top_games"},
+    "evaluation": {"games", "snapshots", "top", "top_games", "openings"},
     "stop": {"rounds", "minutes", "win_rate", "rating"},
     "stop.win_rate": {"player", "at_least", "learner"},
     "round": {"iterations"},
@@ -80,6 +80,7 @@ class League:
     resources: dict[str, Any] = field(default_factory=dict)  # the learners' scale knobs (Learner.create)
     payoff_decay: float = 0.99
     eval_workers: int = 1  # worker processes for a round's evaluation games (same results as 1, seed for seed)
+    eval_openings: str | None = None  # arena.openings spec for evaluation game pairs (a file path made absolute)
 
     def learner(self, name: str) -> Learner:
         return next(x for x in self.learners if x.name == name)
@@ -237,6 +238,7 @@ def load(path: str | Path, registry: Any = None) -> League:
     ev = c.keys(raw.get("evaluation", {}), "evaluation", "evaluation")
     eval_games = c.typed(ev, "games", "evaluation", int, 20, low=0)
     eval_snapshots = c.typed(ev, "snapshots", "evaluation", int, 3, low=0)
+    eval_openings = _openings(c, c.typed(ev, "openings", "evaluation", str), path, game)
     eval_top = c.typed(ev, "top", "evaluation", int, 4, low=0)
     eval_top_games = c.typed(ev, "top_games", "evaluation", int, 10, low=0)
     iterations = c.typed(c.keys(raw.get("round", {}), "round", "round"), "iterations", "round", int, 1, low=1)
@@ -291,7 +293,23 @@ def load(path: str | Path, registry: Any = None) -> League:
                   eval_snapshots=eval_snapshots, eval_top=eval_top, eval_top_games=eval_top_games,
                   stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
                   stop_rating=rating, resources=resources, payoff_decay=float(decay),
-                  eval_workers=eval_workers or 1)
+                  eval_workers=eval_workers or 1, eval_openings=eval_openings)
+
+
+def _openings(c: _Checker, text: str | None, path: Path, game: Any) -> str | None:
+    """[evaluation] openings: random:plies=K or a file (relative to the league file), checked against the game."""
+    if text is None:
+        return None
+    from .openings import Book, parse_spec
+
+    try:
+        spec = parse_spec(text, base=path.parent)
+        if game is not None:
+            Book(game, spec)
+    except ArenaError as e:
+        c.add("evaluation.openings", str(e).replace("--openings ", ""))
+        return None
+    return spec.path or spec.text
 
 
 def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tuple[str, dict[str, Any]]:

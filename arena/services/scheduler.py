@@ -228,7 +228,7 @@ class Scheduler:
         """Rated games of the league between players (one per seat, rotating); the first player's score."""
         lg = self.league
         doc = head_to_head(self.reg, HeadToHead(lg.env, tuple(players), games=games or lg.eval_games, seed=seed,
-                                                workers=lg.eval_workers, event=lg.name),
+                                                workers=lg.eval_workers, event=lg.name, openings=lg.eval_openings),
                            store=self.store, catch_interrupt=False)
         return doc["standings"][0]["score"]
 
