@@ -222,7 +222,15 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         moves=tuple(moves) if record_moves else None,
         duration_s=time.perf_counter() - started,
         opening=opening,
+        trajectory=tuple(moves),
+        deterministic=_deterministic(game),
     )
+
+
+def _deterministic(game: Game) -> bool:
+    """Whether the moves alone make the game: no chance, no hidden information (the adapters' opening support)."""
+    support = getattr(game, "opening_support", None)
+    return callable(support) and support() is None
 
 
 def play_lockstep(tables: Sequence[tuple[Any, ...]], *, record_moves: bool = False,

@@ -64,6 +64,11 @@ class MatchResult:
     duration_s: float = field(default=0.0, compare=False)
     error: str | None = None  # the game itself failed (not a policy): no outcome, nothing to rate
     opening: tuple[int, ...] = ()  # actions played from the start before the policies acted (arena.openings)
+    # Every (seat, action) of the game, opening included, whether or not `moves` was asked for: the store rates an
+    # identical game once (Store fingerprints). `deterministic`: no chance and no hidden information, so the
+    # moves alone make the game; otherwise the seed (the deal) is part of its identity.
+    trajectory: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    deterministic: bool = field(default=False, compare=False)
 
     @property
     def num_seats(self) -> int:

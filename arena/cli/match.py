@@ -94,6 +94,8 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
         st = doc["stored"]
         click.echo(f"Stored {st['new']} new games in {st['db']}"
                    + (f" ({st['already_stored']} were already there)" if st["already_stored"] else "")
+                   + (f"; {st['replays_not_rated']} replayed an earlier game move for move and were not rated again"
+                      if st["replays_not_rated"] else "")
                    + f"; see `arena leaderboard --db {st['db']}`.", err=True)
     for e in doc["errors"][:5]:
         click.echo(f"error: game {e['game']}: {e['error']}", err=True)

@@ -143,7 +143,8 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     return {
         "env": info.env_id, "seed": seed, "games_requested": games, "games_played": len(played),
         "interrupted": interrupted, "participants": names, "workers": request.workers,
-        "stored": ({"db": str(store.path), "new": recorder.new, "already_stored": recorder.already}
+        "stored": ({"db": str(store.path), "new": recorder.new, "already_stored": recorder.already,
+                    "replays_not_rated": recorder.replays}
                    if recorder is not None else None),
         "sprt": feed.sprt.to_dict() if feed else None,
         "openings": ({"spec": request.openings, "per": f"games {n}k..{n}k+{n - 1} share opening k",

@@ -21,13 +21,15 @@ class Recorder:
     Each match still lands with its rating update in one transaction; batching only shares the commit, which is
     most of the cost of a write. A killed process loses at most the games of its last `max_delay` seconds, never
     part of one, and rerunning the same command stores them (match ids are idempotent). `event` tags every match
-    (a league's name, 'tournament:NAME') and is part of its match id.
+    (a league's name, 'tournament:NAME') and is part of its match id. A new game identical move for move to a
+    stored one (a deterministic pairing replaying itself) is stored but not rated again: `replays` counts them.
     """
 
     def __init__(self, store: Store, *, event: str | None = None, max_batch: int = 64, max_delay: float = 1.0):
         self.store, self.event, self.max_batch, self.max_delay = store, event, max_batch, max_delay
         self.pending: list[MatchResult] = []
         self.new = self.already = 0
+        self.replays = 0  # new games identical to a stored one: stored, not rated again
         self._oldest = 0.0
 
     def add(self, result: MatchResult) -> None:
@@ -43,6 +45,7 @@ class Recorder:
         done = self.store.record_many([(r, {"event": self.event}) for r in self.pending])
         self.pending.clear()
         fresh = sum(d.new for d in done)
+        self.replays += sum(d.replay_of is not None for d in done)
         self.new += fresh
         self.already += len(done) - fresh
 

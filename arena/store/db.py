@@ -18,7 +18,8 @@ from sqlite_utils.migrations import Migrations
 from arena.errors import ArenaError
 from arena.settings import DB_ENV_VAR
 from arena.store.leagues import m002_leagues
-from arena.store.matches import MatchesAndRatings, RatingSystem, m001_initial, m004_match_event, m005_openings
+from arena.store.matches import (MatchesAndRatings, RatingSystem, m001_initial, m004_match_event, m005_openings,
+                                 m006_replays)
 from arena.store.tournaments import m003_tournaments
 
 BUSY_TIMEOUT_MS = 60_000
@@ -32,7 +33,7 @@ class StoreError(ArenaError):
 
 migrations = Migrations("arena")
 for _step in (m001_initial, m002_leagues, m003_tournaments, m004_match_event,
-              m005_openings):  # never reorder or rename
+              m005_openings, m006_replays):  # never reorder or rename
     migrations()(_step)
 
 

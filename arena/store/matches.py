@@ -1,4 +1,4 @@
-"""Matches and ratings: their schema (m001, m004, m005), storing a match with its rating update, rebuilds, rating settings,
+"""Matches and ratings: their schema (m001, m004, m005, m006), storing a match with its rating update, rebuilds, rating settings,
 and the one writer of the `players` table. Read-side queries over them live in arena.store.standings."""
 from __future__ import annotations
 
@@ -126,6 +126,29 @@ def m005_openings(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m006_replays(db: sqlite_utils.Database) -> None:
+    """matches.fingerprint and replay_of: an identical game is stored but rated once (distinct evidence)."""
+    db.executescript("""
+    -- matches.fingerprint: digest of what makes the game (players by seat, every move from the start, and for
+    --   games with chance or hidden information the seed too); NULL for games stored before m006 and for errors
+    -- matches.replay_of: seq of the first stored game with the same fingerprint in the same env; such a replay is
+    --   stored (it was played) but changes no rating, record or pair total, so a deterministic pairing that replays
+    --   the same game counts as one piece of evidence, not twenty
+    ALTER TABLE matches ADD COLUMN fingerprint TEXT;
+    ALTER TABLE matches ADD COLUMN replay_of INTEGER REFERENCES matches(seq);
+    CREATE INDEX matches_fingerprint ON matches(env, fingerprint);
+    """)
+
+
+def fingerprint(result: MatchResult) -> str | None:
+    """What makes a game that game: players by seat and every move (plus the seed where chance or hidden information
+    make the moves alone ambiguous). None when the runner did not report its moves."""
+    if not result.trajectory or result.error:
+        return None
+    key = [result.players, [list(m) for m in result.trajectory], None if result.deterministic else result.seed]
+    return hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
 def match_id(result: MatchResult, event: str | None = None) -> str:
     """A match id that depends only on what was played: the same game stored twice is stored once."""
     return game_id(result.env_id, result.players, result.seed, event, result.opening)
@@ -167,6 +190,7 @@ class Recorded:
 
     seq: int | None
     id: str
+    replay_of: int | None = None  # stored, not rated: the same game as this earlier one
 
     @property
     def new(self) -> bool:
@@ -227,11 +251,14 @@ class MatchesAndRatings:
         at = now()
         moves = json.dumps(result.moves) if result.moves is not None else None
         opening = json.dumps([int(a) for a in result.opening]) if result.opening else None
+        digest = fingerprint(result)
+        first = conn.execute("SELECT seq FROM matches WHERE env = ? AND fingerprint = ? AND replay_of IS NULL",
+                             (result.env_id, digest)).fetchone() if digest else None
         inserted = conn.execute(
-            "INSERT INTO matches (id, env, event, seed, played_at, status, reason, length, duration_s, moves, opening) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO matches (id, env, event, seed, played_at, status, reason, length, duration_s, moves, opening, "
+            "fingerprint, replay_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (mid, result.env_id, event, result.seed, at, "error" if error else "ok", error, result.length,
-             result.duration_s, moves, opening))
+             result.duration_s, moves, opening, digest, first[0] if first else None))
         if inserted.rowcount == 0:
             return Recorded(None, mid)  # this match id is stored already
         seq = inserted.lastrowid
@@ -244,9 +271,9 @@ class MatchesAndRatings:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(seq, s, teams[s], p, result.score(s), result.ranks[s], result.returns[s], result.forfeits.get(s))
              for s, p in enumerate(result.players)])
-        if not error and len(set(result.players)) == result.num_seats > 1:
+        if not error and not first and len(set(result.players)) == result.num_seats > 1:
             self._rate(conn, seq, result, teams, at)
-        return Recorded(seq, mid)
+        return Recorded(seq, mid, replay_of=first[0] if first else None)
 
     def _rate(self, conn: sqlite3.Connection, seq: int, result: MatchResult, teams: Sequence[int], at: str) -> None:
         """Update ratings, records, history and pair totals for one stored match (inside its transaction)."""
@@ -298,7 +325,8 @@ class MatchesAndRatings:
             for table in ("ratings", "rating_history", "pairs"):
                 conn.execute(f"DELETE FROM {table} {where}", args)
             matches = conn.execute(f"SELECT seq, env, seed, played_at, length FROM matches {where}"
-                                   f"{' AND' if env else ' WHERE'} status = 'ok' ORDER BY seq", args).fetchall()
+                                   f"{' AND' if env else ' WHERE'} status = 'ok' AND replay_of IS NULL ORDER BY seq",
+                                   args).fetchall()
             for seq, menv, seed, played_at, length in matches:
                 seats = conn.execute("SELECT player, return, rank, team FROM participants WHERE match_seq = ? "
                                      "ORDER BY seat", (seq,)).fetchall()
