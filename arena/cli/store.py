@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from arena.errors import UsageError
-from arena.output import emit, field
+from arena.output import emit, field, stdout_console
 from arena.cli.options import db_option, output_options
 from arena.services.recording import open_store
 
@@ -25,38 +25,72 @@ def _player(ctx: click.Context, store: Any, text: str) -> str:
 STATS = [("Games", field("games")), ("W", field("wins")), ("D", field("draws")), ("L", field("losses"))]
 
 
+METHOD_NAMES = {"trueskill": "TrueSkill", "bt": "Bradley-Terry", "nash": "Nash averaging"}
+
+
 @click.command("leaderboard")
 @click.option("--env", help="Only this game (default: every game in the store).")
 @click.option("--league", help="Only players of this league.")
 @click.option("--tournament", help="Only players of this tournament.")
-@click.option("--method", type=click.Choice(["trueskill", "bt"]), default="trueskill", show_default=True,
-              help="TrueSkill (incremental) or Bradley-Terry (fit over all stored games, 95% bootstrap intervals).")
+@click.option("--method", type=click.Choice(list(METHOD_NAMES)), default="trueskill", show_default=True,
+              help="TrueSkill (incremental), Bradley-Terry (fit over all stored games, 95% bootstrap intervals) or "
+                   "Nash averaging (payoff against the max-entropy Nash mixture; invariant to redundant copies).")
 @click.option("--top", type=click.IntRange(min=1), help="Only the best N of each game.")
+@click.option("--inversions", "only_inversions", is_flag=True,
+              help="List only the rank inversions: a lower-ranked player that beat a higher-ranked one head to head "
+                   "(95% interval of its score above 0.5).")
 @db_option()
 @output_options
 def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None, method: str, top: int | None,
-                    db_path: str, fmt: str) -> None:
-    """Rank the players of each game by rating."""
+                    only_inversions: bool, db_path: str, fmt: str) -> None:
+    """Rank the players of each game by rating, and flag the pairs that contradict the ranking."""
     from arena.store import rankings
 
     with open_store(db_path, readonly=True) as store:
         env = rankings.resolve_env(store, env) if env else None
         rows = rankings.leaderboard(store, env=env, league=league, tournament=tournament, method=method, top=top)
+    inversions = rankings.inversions(rows)
     if not rows and fmt == "table":
         click.echo(f"No rated games in {db_path}" + (f" for {env}" if env else "") + ".", err=True)
         return
+    envs = {r["env"] for r in rows}
+    title = f"{next(iter(envs)) if len(envs) == 1 else 'all games'}: {METHOD_NAMES[method]}"
+    if only_inversions:
+        if not inversions and fmt == "table":
+            click.echo("No rank inversions.", err=True)
+            return
+        cols = [("Player", field("player")), ("Rank", field("rank")), ("Beat", field("opponent")),
+                ("Rank ", field("opponent_rank")), ("Score", field("score", ".3f")),
+                ("95% CI", lambda r: f"[{r['lo']:.3f}, {r['hi']:.3f}]"), *STATS]
+        if len(envs) > 1:
+            cols.insert(0, ("Env", field("env")))
+        return emit(inversions, cols, fmt, title=f"{title}: rank inversions",
+                    right=["Rank", "Rank ", "Score", "Games", "W", "D", "L"])
+    if fmt == "csv":  # one cell per list: the players each one beat
+        rows = [{**r, "beats_higher": ";".join(b["player"] for b in r["beats_higher"])} for r in rows]
     if method == "bt":
         cols = [("Rank", field("rank")), ("Player", field("player")), ("BT Elo", field("bt", "+.0f")),
                 ("95% CI", lambda r: f"[{field('bt_lo', '+.0f')(r)}, {field('bt_hi', '+.0f')(r)}]"), *STATS]
+    elif method == "nash":
+        cols = [("Rank", field("rank")), ("Player", field("player")), ("Nash Elo", field("nash", "+.0f")),
+                ("Nash mass", field("nash_mass", ".3f")), *STATS]
     else:
         cols = [("Rank", field("rank")), ("Player", field("player")), ("μ", field("mu", ".2f")),
                 ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f")), *STATS,
                 ("Last played (UTC)", lambda r: (r["last_played"] or "")[:19].replace("T", " "))]
-    envs = {r["env"] for r in rows}
+    if inversions:
+        cols.append(("Beat higher", lambda r: ", ".join(f"{b['player']} (#{b['rank']})" for b in r["beats_higher"])))
     if len(envs) > 1:
         cols.insert(1, ("Env", field("env")))
-    title = f"{envs.pop() if len(envs) == 1 else 'all games'}: {'TrueSkill' if method == 'trueskill' else 'Bradley-Terry'}"
-    emit(rows, cols, fmt, title=title, right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Games", "W", "D", "L"])
+    emit(rows, cols, fmt, title=title,
+         right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Nash Elo", "Nash mass", "Games", "W", "D", "L"])
+    if fmt == "table" and inversions:  # in a pipe, as '#' lines like the title, so the rows stay a clean TSV
+        mark = "" if stdout_console().is_terminal else "# "
+        click.echo(f"{'' if mark else chr(10)}{mark}Rank inversions ({len(inversions)}): the lower-ranked player's score, 95% interval above 0.5")
+        for r in inversions:
+            click.echo(f"{mark or '  '}{r['player']} (rank {r['rank']}) beat {r['opponent']} (rank {r['opponent_rank']}): "
+                       f"{r['score']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] over {r['games']} games"
+                       + (f" ({r['env']})" if len(envs) > 1 else ""))
 
 
 @click.command("h2h")

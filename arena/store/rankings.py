@@ -1,14 +1,16 @@
-"""Read-side queries over matches and ratings: leaderboard (TrueSkill or Bradley-Terry), head-to-head, history,
-payoff, the ratings of an env, and resolving the env and player ids a user typed."""
+"""Read-side queries over matches and ratings: leaderboard (TrueSkill, Bradley-Terry or Nash averaging, with its rank
+inversions), head-to-head, history, payoff, the ratings of an env, and resolving the env and player ids a user
+typed."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from arena import bradley_terry
+from arena import bradley_terry, nash
 from arena.errors import UnknownIdError
 from arena.ratings import conservative
 from arena.registry import split_version
+from arena.stats import wilson
 from arena.store.matches import RANK_BY, Skill, tournament_event
 
 if TYPE_CHECKING:
@@ -68,12 +70,20 @@ def skills(store: Store, env: str, players: Iterable[str] | None = None) -> dict
     return {p: r.skill for p, r in player_ratings(store, env, players).items()}
 
 
+METHODS = {"trueskill": "conservative", "bt": "bt", "nash": "nash"}  # method: the entry key it ranks by
+
+
 def leaderboard(store: Store, *, env: str | None = None, league: str | None = None, tournament: str | None = None,
                 method: str = "trueskill", top: int | None = None, bootstrap: int = 200,
                 seed: int = 0) -> list[dict[str, Any]]:
-    """Players ranked within each env: by TrueSkill's conservative rating, or by a Bradley-Terry fit.
+    """Players ranked within each env: by TrueSkill's conservative rating, by a Bradley-Terry fit, or by Nash
+    averaging (each player's payoff against the max-entropy Nash mixture of the listed players).
 
-    `league` / `tournament` keep the players that played in that league's / tournament's matches."""
+    `league` / `tournament` keep the players that played in that league's / tournament's matches; the fits use the
+    games among the kept players only. Every entry carries `beats_higher`: the rank inversions it causes among the
+    listed players (see `inversions`)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown ranking method {method!r}; one of {', '.join(METHODS)}")
     where, args = [], []
     if env:
         where.append("r.env = ?")
@@ -92,24 +102,75 @@ def leaderboard(store: Store, *, env: str | None = None, league: str | None = No
             "games": games, "wins": wins, "draws": draws, "losses": losses, "last_played": last})
     out = []
     for e, entries in by_env.items():
+        records = _pair_records(store, e, {entry["player"] for entry in entries})
         if method == "bt":
-            entries = _with_bradley_terry(store, e, entries, bootstrap, seed)
-        for i, entry in enumerate(entries[:top] if top else entries):
-            out.append({"rank": i + 1, **entry})
+            entries = _with_bradley_terry(records, entries, bootstrap, seed)
+        elif method == "nash":
+            entries = _with_nash(records, entries)
+        listed = [{"rank": i + 1, **entry} for i, entry in enumerate(entries[:top] if top else entries)]
+        _flag_inversions(listed, records, METHODS[method])
+        out.extend(listed)
     return out
 
 
-def _with_bradley_terry(store: Store, env: str, entries: list[dict[str, Any]], bootstrap: int,
-                        seed: int) -> list[dict[str, Any]]:
-    """The entries re-ranked by a Bradley-Terry fit over the env's head-to-head totals, with 95% intervals."""
-    names = {e["player"] for e in entries}
-    records = [(a, b, aw, d, bw) for a, b, aw, d, bw in store.db.execute(
+def inversions(board: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rank inversions of a leaderboard, one row each: `player` (ranked lower) beat `opponent` (ranked higher)
+    head to head, its score's 95% Wilson interval entirely above 0.5."""
+    return [{"env": entry["env"], "player": entry["player"], "rank": entry["rank"], **{
+        ("opponent" if k == "player" else "opponent_rank" if k == "rank" else k): v for k, v in beat.items()}}
+        for entry in board for beat in entry.get("beats_higher", [])]
+
+
+def _pair_records(store: Store, env: str, names: set[str]) -> list[tuple[str, str, int, int, int]]:
+    """(a, b, a_wins, draws, b_wins) of every pair of an env whose players are both in `names`."""
+    return [(a, b, aw, d, bw) for a, b, aw, d, bw in store.db.execute(
         "SELECT a, b, a_wins, draws, b_wins FROM pairs WHERE env = ?", (env,)) if a in names and b in names]
+
+
+def _flag_inversions(listed: list[dict[str, Any]], records: list[tuple[str, str, int, int, int]], key: str) -> None:
+    """Give every entry `beats_higher`: the higher-ranked listed players it scored significantly above 0.5 against
+    (95% Wilson interval of wins + draws/2 over their games entirely above 0.5), best-ranked first. Players with
+    equal ratings (the support of a Nash mixture, all at 0) are not ranked against each other, so not flagged."""
+    totals = {(a, b): (aw, d, bw) for a, b, aw, d, bw in records}
+    for lower in listed:
+        lower["beats_higher"] = []
+        for higher in listed[:lower["rank"] - 1]:
+            if lower[key] is not None and higher[key] is not None and abs(higher[key] - lower[key]) <= 1e-9:
+                continue
+            a, b = sorted((lower["player"], higher["player"]))
+            if (a, b) not in totals:
+                continue
+            aw, d, bw = totals[(a, b)]
+            wins, losses = (aw, bw) if a == lower["player"] else (bw, aw)
+            games = wins + d + losses
+            if not games:
+                continue
+            score = (wins + d / 2) / games
+            lo, hi = wilson(score, games)
+            if lo > 0.5:
+                lower["beats_higher"].append({"player": higher["player"], "rank": higher["rank"], "score": score,
+                                              "lo": lo, "hi": hi, "games": games, "wins": wins, "draws": d,
+                                              "losses": losses})
+
+
+def _with_bradley_terry(records: list[tuple[str, str, int, int, int]], entries: list[dict[str, Any]],
+                        bootstrap: int, seed: int) -> list[dict[str, Any]]:
+    """The entries re-ranked by a Bradley-Terry fit over their head-to-head totals, with 95% intervals."""
     fitted = {r.player: r for r in bradley_terry.fit(records, bootstrap=bootstrap, seed=seed)}
     for e in entries:
         r = fitted.get(e["player"])
         e.update(bt=r.rating if r else None, bt_lo=r.lo if r else None, bt_hi=r.hi if r else None)
     return sorted(entries, key=lambda e: -e["bt"] if e["bt"] is not None else float("inf"))
+
+
+def _with_nash(records: list[tuple[str, str, int, int, int]], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries re-ranked by Nash averaging over their head-to-head totals: `nash` (Elo points against the
+    max-entropy Nash mixture; 0 in its support) and `nash_mass`. Ties (the support) keep the TrueSkill order, the
+    heavier mass first."""
+    rated = {r.player: r for r in nash.rate(records, [e["player"] for e in entries])}
+    for e in entries:
+        e.update(nash=rated[e["player"]].rating, nash_mass=rated[e["player"]].mass)
+    return sorted(entries, key=lambda e: (-e["nash"], -e["nash_mass"]))
 
 
 def head_to_head(store: Store, a: str, b: str, env: str | None = None) -> list[dict[str, Any]]:
