@@ -35,6 +35,8 @@ RAY_TESTS = {
 # writing one store, the same games on one and two workers, a full tournament, runs that install a package. Each
 # takes 2-30 s on 2 cores; together they would double the fast loop.
 SLOW_TESTS = {
+    # 80 games of a five-player round-robin up to MCTS with 400 simulations: about a minute on 2 busy cores
+    "test_openings::test_a_tournament_with_openings_ranks_players_of_known_strength_in_order",
     # every test plays rated matches through `arena` subprocesses (28 games, ~20 CLI starts: a quarter of the fast
     # loop); the store's queries and writes are tested in-process by test_store and test_store_migrations
     "test_cli_store",
