@@ -41,6 +41,10 @@ def test_leaderboard_ranks_stronger_policies_higher_with_uncertainty(db):
     bt = json.loads(arena("leaderboard", "--method", "bt", "--json", db=db).stdout)
     assert bt[-1]["player"] == "random"
     assert all(r["bt_lo"] <= r["bt"] <= r["bt_hi"] for r in bt)
+    nash = json.loads(arena("leaderboard", "--method", "nash", "--json", db=db).stdout)
+    assert nash[-1]["player"] == "random" and nash[-1]["nash"] < 0 and nash[-1]["nash_mass"] == 0
+    assert sum(r["nash_mass"] for r in nash) == pytest.approx(1) and all(r["nash"] <= 0 for r in nash)
+    assert all(isinstance(r["beats_higher"], list) for r in rows + bt + nash)
     top = json.loads(arena("leaderboard", "--env", "openspiel/connect_four", "--top", "1", "--json", db=db).stdout)
     assert len(top) == 1 and top[0]["player"] == order[0]
     table = list(csv.DictReader(io.StringIO(arena("leaderboard", "--csv", db=db).stdout)))
