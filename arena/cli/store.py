@@ -85,10 +85,12 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
     emit(rows, cols, fmt, title=title,
          right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Nash Elo", "Nash mass", "Games", "W", "D", "L"])
     if fmt == "table" and inversions:  # in a pipe, as '#' lines like the title, so the rows stay a clean TSV
-        mark = "" if stdout_console().is_terminal else "# "
-        click.echo(f"{'' if mark else chr(10)}{mark}Rank inversions ({len(inversions)}): the lower-ranked player's score, 95% interval above 0.5")
+        terminal = stdout_console().is_terminal
+        head, mark = ("\n", "  ") if terminal else ("# ", "# ")
+        click.echo(f"{head}Rank inversions ({len(inversions)}): the lower-ranked player's score against the "
+                   "higher-ranked one, 95% interval above 0.5")
         for r in inversions:
-            click.echo(f"{mark or '  '}{r['player']} (rank {r['rank']}) beat {r['opponent']} (rank {r['opponent_rank']}): "
+            click.echo(f"{mark}{r['player']} (rank {r['rank']}) beat {r['opponent']} (rank {r['opponent_rank']}): "
                        f"{r['score']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] over {r['games']} games"
                        + (f" ({r['env']})" if len(envs) > 1 else ""))
 

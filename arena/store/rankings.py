@@ -102,12 +102,14 @@ def leaderboard(store: Store, *, env: str | None = None, league: str | None = No
             "games": games, "wins": wins, "draws": draws, "losses": losses, "last_played": last})
     out = []
     for e, entries in by_env.items():
-        records = _pair_records(store, e, {entry["player"] for entry in entries})
-        if method == "bt":
-            entries = _with_bradley_terry(records, entries, bootstrap, seed)
-        elif method == "nash":
-            entries = _with_nash(records, entries)
+        records = None
+        if method != "trueskill":  # the fits use every kept player's games; TrueSkill needs only the listed ones'
+            records = _pair_records(store, e, [entry["player"] for entry in entries])
+            entries = (_with_bradley_terry(records, entries, bootstrap, seed) if method == "bt"
+                       else _with_nash(records, entries))
         listed = [{"rank": i + 1, **entry} for i, entry in enumerate(entries[:top] if top else entries)]
+        if records is None or len(listed) < len(entries):
+            records = _pair_records(store, e, [entry["player"] for entry in listed])
         _flag_inversions(listed, records, METHODS[method])
         out.extend(listed)
     return out
@@ -121,36 +123,43 @@ def inversions(board: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for entry in board for beat in entry.get("beats_higher", [])]
 
 
-def _pair_records(store: Store, env: str, names: set[str]) -> list[tuple[str, str, int, int, int]]:
+def _pair_records(store: Store, env: str, names: list[str]) -> list[tuple[str, str, int, int, int]]:
     """(a, b, a_wins, draws, b_wins) of every pair of an env whose players are both in `names`."""
-    return [(a, b, aw, d, bw) for a, b, aw, d, bw in store.db.execute(
-        "SELECT a, b, a_wins, draws, b_wins FROM pairs WHERE env = ?", (env,)) if a in names and b in names]
+    wanted = set(names)
+    sql, args = "SELECT a, b, a_wins, draws, b_wins FROM pairs WHERE env = ?", [env]
+    if len(names) <= 50:  # a top-N board reads its own pairs through the (env, a, b) key, not the whole env
+        marks = ",".join("?" * len(names))
+        sql += f" AND a IN ({marks}) AND b IN ({marks})"
+        args += names + names
+    return [(a, b, aw, d, bw) for a, b, aw, d, bw in store.db.execute(sql, args) if a in wanted and b in wanted]
 
 
 def _flag_inversions(listed: list[dict[str, Any]], records: list[tuple[str, str, int, int, int]], key: str) -> None:
     """Give every entry `beats_higher`: the higher-ranked listed players it scored significantly above 0.5 against
     (95% Wilson interval of wins + draws/2 over their games entirely above 0.5), best-ranked first. Players with
     equal ratings (the support of a Nash mixture, all at 0) are not ranked against each other, so not flagged."""
-    totals = {(a, b): (aw, d, bw) for a, b, aw, d, bw in records}
-    for lower in listed:
-        lower["beats_higher"] = []
-        for higher in listed[:lower["rank"] - 1]:
-            if lower[key] is not None and higher[key] is not None and abs(higher[key] - lower[key]) <= 1e-9:
-                continue
-            a, b = sorted((lower["player"], higher["player"]))
-            if (a, b) not in totals:
-                continue
-            aw, d, bw = totals[(a, b)]
-            wins, losses = (aw, bw) if a == lower["player"] else (bw, aw)
-            games = wins + d + losses
-            if not games:
-                continue
-            score = (wins + d / 2) / games
-            lo, hi = wilson(score, games)
-            if lo > 0.5:
-                lower["beats_higher"].append({"player": higher["player"], "rank": higher["rank"], "score": score,
-                                              "lo": lo, "hi": hi, "games": games, "wins": wins, "draws": d,
-                                              "losses": losses})
+    by_player = {entry["player"]: entry for entry in listed}
+    for entry in listed:
+        entry["beats_higher"] = []
+    for a, b, a_wins, draws, b_wins in records:
+        first, second = by_player.get(a), by_player.get(b)
+        if first is None or second is None:
+            continue
+        higher, lower, wins, losses = ((first, second, b_wins, a_wins) if first["rank"] < second["rank"]
+                                       else (second, first, a_wins, b_wins))
+        if wins <= losses:  # a score of 0.5 or less: nothing to check (the usual case)
+            continue
+        if higher[key] is not None and lower[key] is not None and abs(higher[key] - lower[key]) <= 1e-9:
+            continue
+        games = wins + draws + losses
+        score = (wins + draws / 2) / games
+        lo, hi = wilson(score, games)
+        if lo > 0.5:
+            lower["beats_higher"].append({"player": higher["player"], "rank": higher["rank"], "score": score,
+                                          "lo": lo, "hi": hi, "games": games, "wins": wins, "draws": draws,
+                                          "losses": losses})
+    for entry in listed:
+        entry["beats_higher"].sort(key=lambda beat: beat["rank"])
 
 
 def _with_bradley_terry(records: list[tuple[str, str, int, int, int]], entries: list[dict[str, Any]],
