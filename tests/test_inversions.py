@@ -163,3 +163,10 @@ def test_the_table_marks_inversions_and_lists_them(spoiled, clean):
     csv_text = cli("--db", spoiled, "--method", "bt", "--csv")
     assert "beats_higher" in csv_text.splitlines()[0] and ",strong" in csv_text.splitlines()[2]
     assert "No rank inversions." in CliRunner().invoke(leaderboard_cmd, ["--db", clean, "--inversions"]).output
+
+
+def test_a_player_without_games_among_the_listed_gets_no_nash_rating():
+    entries = [{"player": p, "conservative": c} for p, c in (("idle", 9.0), ("a", 5.0), ("b", 1.0))]
+    rows = rankings._with_nash([("a", "b", 3, 0, 1)], entries)
+    assert [(r["player"], r["nash_mass"]) for r in rows] == [("a", 1.0), ("b", 0.0), ("idle", None)]
+    assert rows[-1]["nash"] is None

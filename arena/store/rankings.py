@@ -3,6 +3,7 @@ inversions), head-to-head, history, payoff, the ratings of an env, and resolving
 typed."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -174,12 +175,16 @@ def _with_bradley_terry(records: list[tuple[str, str, int, int, int]], entries: 
 
 def _with_nash(records: list[tuple[str, str, int, int, int]], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The entries re-ranked by Nash averaging over their head-to-head totals: `nash` (Elo points against the
-    max-entropy Nash mixture; 0 in its support) and `nash_mass`. Ties (the support) keep the TrueSkill order, the
-    heavier mass first."""
-    rated = {r.player: r for r in nash.rate(records, [e["player"] for e in entries])}
+    max-entropy Nash mixture; 0 in its support) and `nash_mass`. Ties (the support) go by mass, then TrueSkill. A
+    player with no games against the others listed is left out of the game (it would tie everyone and sit in the
+    support): None, ranked last, as Bradley-Terry does."""
+    played = {p for a, b, *_ in records for p in (a, b)}
+    rated = {r.player: r for r in nash.rate(records, [e["player"] for e in entries if e["player"] in played])}
     for e in entries:
-        e.update(nash=rated[e["player"]].rating, nash_mass=rated[e["player"]].mass)
-    return sorted(entries, key=lambda e: (-e["nash"], -e["nash_mass"]))
+        r = rated.get(e["player"])
+        e.update(nash=r.rating if r else None, nash_mass=r.mass if r else None)
+    return sorted(entries, key=lambda e: (-e["nash"], -e["nash_mass"]) if e["nash"] is not None
+                  else (math.inf, 0.0))
 
 
 def head_to_head(store: Store, a: str, b: str, env: str | None = None) -> list[dict[str, Any]]:
