@@ -18,7 +18,10 @@ Computed in two steps:
    zero-sum game are interchangeable), so on S the constraints are equalities.
 2. The maximum-entropy point over S: max -sum p log p subject to sum p = 1, A[S, S] p = 0 and A[T, S] p <= 0
    (T: the players outside S). Its Lagrangian dual is smooth and convex, min over (lam, mu >= 0) of
-   log sum_k exp(z_k) with z = A[S, S]^T lam - A[T, S]^T mu, and p = softmax(z); solved with L-BFGS-B.
+   log sum_k exp(z_k) with z = A[S, S]^T lam - A[T, S]^T mu, and p = softmax(z). Usually no player outside S
+   binds (mu = 0) and damped Newton on lam alone solves it. Otherwise an active-set method: Newton with the binding
+   players' constraints as equalities, adding the most violated and dropping any with a negative multiplier until
+   the KKT conditions hold; should that not settle, L-BFGS-B on (lam, mu) seeds it once more.
 """
 from __future__ import annotations
 
@@ -101,7 +104,8 @@ def _support(a: np.ndarray) -> np.ndarray:
     upper = np.block([[a, np.zeros((k, k))], [-eye, SUPPORT_FLOOR * eye]])
     equal = np.concatenate([np.ones(k), np.zeros(k)])[None]
     res = linprog(cost, A_ub=upper, b_ub=np.zeros(2 * k), A_eq=equal, b_eq=[1.0],
-                  bounds=[(0, None)] * k + [(0, 1)] * k, method="highs")
+                  bounds=[(0, None)] * k + [(0, 1)] * k, method="highs",
+                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
     if res.status != 0:  # cannot happen for an antisymmetric matrix (an equilibrium always exists)
         raise RuntimeError(f"Nash support LP failed: {res.message}")
     support = np.flatnonzero(res.x[k:] > 0.5)
@@ -112,7 +116,8 @@ def _maxent(a: np.ndarray, support: np.ndarray) -> np.ndarray:
     """The maximum-entropy mixture over `support` with A[S, S] p = 0 and A[T, S] p <= 0, from its convex dual.
 
     Newton's method on the equalities alone first (the usual case: the players outside the support stay strictly
-    below 0 against that mixture); if one of them would not, L-BFGS-B on the whole dual, started from there."""
+    below 0 against that mixture); if one of them would not, the active-set method, then L-BFGS-B on the whole dual
+    to seed it if needed."""
     from scipy.optimize import minimize
     from scipy.special import logsumexp, softmax
 
@@ -122,34 +127,72 @@ def _maxent(a: np.ndarray, support: np.ndarray) -> np.ndarray:
     if not np.any(equal):
         p = np.full(len(support), 1.0 / len(support))
     else:
-        lam = _newton(equal)
+        lam, _ = _newton(equal)  # feasible: S is the support of a point in P's relative interior
         p = softmax(equal.T @ lam)
     if not len(outside) or np.max(rest @ p) <= TOL:
         return p
     # z = C^T v with v = (lam, mu), mu >= 0: rows of C are the constraints, equalities first
     c = np.vstack([equal, -rest])
+    start = np.concatenate([lam if np.any(equal) else np.zeros(len(support)), np.zeros(len(outside))])
+    p = _active_set(c, len(support), start, set())
+    if p is not None:
+        return p
 
     def dual(v: np.ndarray) -> tuple[float, np.ndarray]:
         z = c.T @ v
         return float(logsumexp(z)), c @ softmax(z)
 
-    start = np.concatenate([lam if np.any(equal) else np.zeros(len(support)), np.zeros(len(outside))])
     bounds = [(None, None)] * len(support) + [(0, None)] * len(outside)
     res = minimize(dual, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": 20_000, "maxcor": 50, "ftol": 1e-15, "gtol": 1e-12})
-    p = softmax(c.T @ res.x)
-    # L-BFGS-B stops near 1e-9; Newton on the constraints it found binding (mu > 0) polishes to TOL
-    binding = np.concatenate([np.arange(len(support)), len(support) + np.flatnonzero(res.x[len(support):] > 0)])
-    polished = softmax(c[binding].T @ _newton(c[binding], res.x[binding]))
-    if np.max(np.abs(equal @ polished)) <= TOL and np.max(rest @ polished) <= TOL:
-        return polished
-    return p
+                   options={"maxiter": 5_000, "maxcor": 50, "ftol": 1e-13, "gtol": 1e-8})
+    p = _active_set(c, len(support), res.x, set(np.flatnonzero(res.x[len(support):] > 0).tolist()))
+    return p if p is not None else softmax(c.T @ res.x)  # L-BFGS-B's answer alone is good to ~1e-8
 
 
-def _newton(c: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+def _active_set(c: np.ndarray, n_eq: int, v: np.ndarray, binding: set[int]) -> np.ndarray | None:
+    """Newton on the equalities and the inequalities in `binding` (as equalities), adding the most violated one or
+    dropping the one whose multiplier is most negative, until neither is left: then the KKT conditions hold and p is
+    the optimum. A constraint that cannot bind together with the others (Newton does not converge) is passed over
+    for the next most violated. None if that does not settle."""
+    from scipy.special import softmax
+
+    skip: set[int] = set()
+    added: int | None = None
+    for _ in range(4 * (c.shape[0] - n_eq) + 4):
+        held = sorted(binding)
+        rows = np.concatenate([np.arange(n_eq), n_eq + np.array(held, dtype=int)])
+        sub, converged = _newton(c[rows], v[rows])
+        if not converged:  # the warm start may be far off after a change: once more from the start
+            sub, converged = _newton(c[rows])
+        if not converged:
+            if added is None:
+                return None
+            binding.discard(added)
+            skip.add(added)
+        else:
+            p = softmax(c[rows].T @ sub)
+            mu = sub[n_eq:]
+            v = np.zeros(c.shape[0])
+            v[rows] = sub
+            skip = set()
+            if len(mu) and mu.min() < -TOL:
+                binding.discard(held[int(np.argmin(mu))])
+                added = None
+                continue
+            slack = -(c[n_eq:] @ p)  # (A[T, S] p)_j: must be <= 0
+        violated = [j for j in np.argsort(-slack).tolist() if slack[j] > TOL and j not in binding and j not in skip]
+        if not violated:
+            return p if converged and slack.max() <= TOL else None
+        added = violated[0]
+        binding.add(added)
+    return None
+
+
+def _newton(c: np.ndarray, start: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """argmin over lam of log sum exp(C^T lam): at the minimum, p = softmax(C^T lam) has C p = 0 with maximum
     entropy. Damped Newton; the Hessian C (diag p - p p^T) C^T is singular along directions that leave p unchanged,
-    so each step is a least-squares solve."""
+    so each step is a least-squares solve. Returns (lam, converged): an infeasible C p = 0 (no p > 0) runs off to
+    infinity and does not converge."""
     from scipy.special import logsumexp, softmax
 
     lam = np.zeros(c.shape[0]) if start is None else start
@@ -158,7 +201,7 @@ def _newton(c: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
         p = softmax(c.T @ lam)
         g = c @ p
         if np.max(np.abs(g)) < TOL:
-            break
+            return lam, True
         cp = c * p
         hess = cp @ c.T - np.outer(g, g)
         step = -np.linalg.lstsq(hess, g, rcond=1e-12)[0]
@@ -169,7 +212,8 @@ def _newton(c: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
                 break
             size *= 0.5
         lam, f = lam + size * step, new
-    return lam
+    p = softmax(c.T @ lam)
+    return lam, bool(np.max(np.abs(c @ p)) < TOL)
 
 
 def rate(records: Iterable[tuple[str, str, float, float, float]], players: Sequence[str] | None = None,
@@ -181,7 +225,7 @@ def rate(records: Iterable[tuple[str, str, float, float, float]], players: Seque
         return []
     p = maxent_nash(a)
     n = a @ p
-    n[p > 0] = 0.0  # exactly 0 on the support (the solver leaves ~1e-9)
+    n[np.abs(n) <= 1e-9 * max(1.0, float(np.abs(a).max()))] = 0.0  # the support: exactly 0 (the solver leaves ~TOL)
     out = [NashRating(name, float(n[i] * ELO) + 0.0, float(p[i]), int(round(games[i].sum())))
            for i, name in enumerate(names)]
     return sorted(out, key=lambda r: (-r.rating, -r.mass))

@@ -99,12 +99,10 @@ def _maxent_by_slsqp(a):
 @pytest.mark.parametrize("seed", [0, 2])
 def test_the_equilibrium_is_the_max_entropy_point_of_the_nash_polytope(seed, monkeypatch):
     """Against a direct SLSQP maximisation, on games built with near-copies so that the Nash set is more than a
-    point; some of them make a player outside the support bind (the second, bounded step of the solver)."""
-    import scipy.optimize
-
-    bounded = []  # games that needed the second step
-    real = scipy.optimize.minimize
-    monkeypatch.setattr(scipy.optimize, "minimize", lambda *args, **kw: bounded.append(1) or real(*args, **kw))
+    point; some of them make a player outside the support bind (the solver's inequality-constrained step)."""
+    bounded = []  # games where a player outside the support binds (the inequality-constrained step)
+    real = nash._active_set
+    monkeypatch.setattr(nash, "_active_set", lambda *args: bounded.append(1) or real(*args))
     rng = np.random.default_rng(seed)
     for _ in range(12):
         k = int(rng.integers(4, 8))
@@ -143,3 +141,18 @@ def test_edge_cases_and_scale():
         nash.maxent_nash(np.ones((2, 2)))
     only = nash.rate([("a", "b", 0, 4, 0)])
     assert [(r.rating, r.mass, r.games) for r in only] == [(0.0, 0.5, 4), (0.0, 0.5, 4)]
+
+
+def test_the_l_bfgs_b_seed_gives_the_same_equilibrium(monkeypatch):
+    """When the active-set method does not settle from the equalities alone, L-BFGS-B on the dual seeds it."""
+    a = np.array([[0, 0, 0, -2, -4], [0, 0, 0, -2, 2], [0, 0, 0, 6, 0], [2, 2, -6, 0, -4], [4, -2, 0, 4, 0.0]])
+    expected = nash.maxent_nash(a)
+    assert (a @ expected)[4] == pytest.approx(0, abs=1e-9) and expected[4] == 0  # player 4 binds from outside
+    real, calls = nash._active_set, []
+
+    def first_fails(*args):
+        calls.append(1)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(nash, "_active_set", first_fails)
+    assert nash.maxent_nash(a) == pytest.approx(expected, abs=1e-9) and len(calls) == 2
