@@ -60,12 +60,12 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
             click.echo("No rank inversions.", err=True)
             return
         cols = [("Player", field("player")), ("Rank", field("rank")), ("Beat", field("opponent")),
-                ("Rank ", field("opponent_rank")), ("Score", field("score", ".3f")),
+                ("Its rank", field("opponent_rank")), ("Score", field("score", ".3f")),
                 ("95% CI", lambda r: f"[{r['lo']:.3f}, {r['hi']:.3f}]"), *STATS]
         if len(envs) > 1:
             cols.insert(0, ("Env", field("env")))
         return emit(inversions, cols, fmt, title=f"{title}: rank inversions",
-                    right=["Rank", "Rank ", "Score", "Games", "W", "D", "L"])
+                    right=["Rank", "Its rank", "Score", "Games", "W", "D", "L"])
     if fmt == "csv":  # one cell per list: the players each one beat
         rows = [{**r, "beats_higher": ";".join(b["player"] for b in r["beats_higher"])} for r in rows]
     if method == "bt":
