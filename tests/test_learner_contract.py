@@ -173,6 +173,7 @@ def test_the_evaluation_schedule_connects_copies_fixed_players_and_the_top_of_th
                              and any(p.startswith("snapshot/") for p in players))
         # each round's copy plays it 6 games; from round 2 on the top pool snapshot also meets it, 4 games a round
         assert with_snapshots == 3 * 6 + 2 * 4
+    assert met[frozenset(("constant", "cycle"))] == 6  # the fixed players met each other once, not every round
     for r in rounds:  # each copy met the fixed players and at most the one top player besides
         assert {"constant", "cycle"} <= set(r["evaluation"]["main"]) and len(r["evaluation"]["main"]) <= 3
 

@@ -193,7 +193,8 @@ class Scheduler:
     def _evaluate(self, r: int) -> dict[str, dict[str, float]]:
         """A connected schedule of rated games: each learner's copy meets the fixed players, the other copies, the
         latest pool snapshots and the top K of the league's leaderboard; each fixed player meets the top K pool
-        snapshots (`top_games` games each), so the strongest snapshots keep being measured against the anchors.
+        snapshots (`top_games` games each), so the strongest snapshots keep being measured against the anchors;
+        and the fixed players meet each other once (`games` games a pair), so the table among them has no hole.
 
         Games play on `[resources] eval_workers` workers through the head-to-head service; each pairing's games
         are seeded from the league seed, the round and the two players, so 1 or K workers store the same games.
@@ -216,6 +217,12 @@ class Scheduler:
                 if len(players) < seats:
                     continue
                 scores.setdefault(x.name, {})[opponent] = self._play(players, eval_seed(lg.seed, r, me, opponent))
+        if seats == 2 and lg.eval_top:  # the anchors meet each other once: without those games the pair
+            fixed = [m.plays_as for m in pool.fixed()]  # table has a hole that Nash averaging reads as a tie
+            for i, a in enumerate(fixed):
+                for b in fixed[i + 1:]:
+                    if a and b and state.games_between(self.store, lg.name, a, b) == 0:
+                        self._play([a, b], eval_seed(lg.seed, 0, a, b))
         if seats == 2 and lg.eval_top and lg.eval_top_games:
             snapshots = {m.id for m in pool.snapshots()}
             best = [p for p in self._leaderboard(pool) if p in snapshots][:lg.eval_top]

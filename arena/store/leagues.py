@@ -141,6 +141,14 @@ def match_count(store: Store, name: str) -> int:
     return int(store.db.execute("SELECT count(*) FROM matches WHERE event = ?", [name]).fetchone()[0])
 
 
+def games_between(store: Store, name: str, a: str, b: str) -> int:
+    """How many of the league's stored games had both players a and b at the table."""
+    return int(store.db.execute(
+        "SELECT count(*) FROM matches m WHERE m.event = ? AND "
+        "EXISTS (SELECT 1 FROM participants p WHERE p.match_seq = m.seq AND p.player = ?) AND "
+        "EXISTS (SELECT 1 FROM participants q WHERE q.match_seq = m.seq AND q.player = ?)", [name, a, b]).fetchone()[0])
+
+
 def commit_trained(store: Store, name: str, round_: int, summary: dict[str, Any], learners: list[Member],
                    copies: list[dict[str, Any]], payoff_: Payoff, elapsed_s: float) -> None:
     """After training: the learners' new state and frozen copies, the payoff table, phase 'trained'."""
