@@ -202,8 +202,10 @@ def test_kill_9_mid_league_then_resume_loses_and_double_counts_nothing(tmp_path)
         rounds = store.db.execute("SELECT round, phase FROM league_rounds ORDER BY round").fetchall()
         assert rounds == [(r, "done") for r in range(1, 5)]
         total = store.db.execute("SELECT count(*) FROM matches WHERE status = 'ok'").fetchone()[0]
-        # round r: the copy plays random, alphabeta and the r-1 snapshots already in the pool, 100 games each
-        assert total == sum(100 * (2 + min(r - 1, 3)) for r in range(1, 5)) and total > stored
+        # round r: the copy plays random, alphabeta and the r-1 snapshots already in the pool, 100 games each;
+        # the two fixed players meet once (100 games) and each meets the top 4 pool snapshots, 10 games a round
+        expected = sum(100 * (2 + min(r - 1, 3)) + 2 * 10 * min(r - 1, 4) for r in range(1, 5)) + 100
+        assert total == expected and total > stored
         assert store.rebuild(dry_run=True) == {}  # the incremental ratings equal a rebuild from the stored matches
 
 def test_ctrl_c_stops_after_the_round_and_status_tells_where_it_stands(tmp_path):

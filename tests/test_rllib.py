@@ -327,12 +327,18 @@ def test_arena_train_end_to_end_leaves_rated_snapshots_with_lineage(tmp_path):
     board = json.loads(subprocess.run([arena, "leaderboard", "--json", "--db", db], capture_output=True,
                                       text=True, env=env).stdout)
     row = {r["player"]: r for r in board}["snapshot/ttt-it2"]
-    assert row["games"] == 8
     import sqlite3
 
     with sqlite3.connect(db) as conn:
         kind, parent = conn.execute("SELECT kind, parent FROM players WHERE id = 'snapshot/ttt-it2'").fetchone()
+        played = conn.execute("SELECT q.player, m.replay_of IS NULL FROM participants p JOIN matches m "
+                              "ON m.seq = p.match_seq JOIN participants q ON q.match_seq = m.seq AND q.seat != p.seat "
+                              "WHERE p.player = 'snapshot/ttt-it2'").fetchall()
     assert (kind, parent) == ("snapshot", "snapshot/ttt-it1")
+    assert len(played) == 8  # 4 evaluation games against each opponent, all stored
+    # the greedy snapshot against constant plays one game per seat, replayed: those two are rated, the rest not
+    assert sum(rated for opponent, rated in played if opponent == "constant") == 2
+    assert row["games"] == sum(rated for _, rated in played)
 
 
 @pytest.mark.parametrize("args,fragment", [

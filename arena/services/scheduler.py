@@ -221,7 +221,7 @@ class Scheduler:
             fixed = [m.plays_as for m in pool.fixed()]  # table has a hole that Nash averaging reads as a tie
             for i, a in enumerate(fixed):
                 for b in fixed[i + 1:]:
-                    if a and b and state.games_between(self.store, lg.name, a, b) == 0:
+                    if a and b and state.games_between(self.store, lg.name, a, b) < lg.eval_games:
                         self._play([a, b], eval_seed(lg.seed, 0, a, b))
         if seats == 2 and lg.eval_top and lg.eval_top_games:
             snapshots = {m.id for m in pool.snapshots()}
