@@ -200,4 +200,16 @@ def test_a_tournament_with_openings_ranks_players_of_known_strength_in_order(reg
                                                            openings="random:plies=2"))
     assert doc["errors"] == 0
     order = [(s["player"], s["points"]) for s in doc["standings"]]
-    assert [p for p, _ in order] == [reg.player_id(p) for p in reversed(players)], order
+    expected = [reg.player_id(p) for p in reversed(players)]
+    assert [p for p, _ in order] == expected, order
+    from arena.store import rankings
+
+    with open_store(tmp_path / "rank.db", readonly=True) as store:
+        boards = {m: rankings.leaderboard(store, tournament=doc["name"], method=m) for m in ("trueskill", "bt", "nash")}
+    assert [e["player"] for e in boards["trueskill"]] == expected
+    assert [e["player"] for e in boards["bt"]] == expected
+    # Nash averaging puts the mass on the best player; the others are rated by their payoff against it alone, so
+    # players who lost every game to it may tie, but none ranks above a stronger one
+    nash = {e["player"]: e["nash"] for e in boards["nash"]}
+    assert boards["nash"][0]["player"] == expected[0] and boards["nash"][0]["nash_mass"] > 0.99
+    assert all(nash[a] >= nash[b] for a, b in zip(expected, expected[1:])), nash
