@@ -22,6 +22,19 @@ class BTRating:
     games: int  # games this player appears in (sum over records)
 
 
+
+def pair_totals(records: Iterable[tuple[str, str, float, float, float]]) -> dict[tuple[str, str], np.ndarray]:
+    """(player_a, player_b, wins_a, draws, wins_b) records merged per pair: {(a, b) with a < b: [wins_a, draws,
+    wins_b]}, in either order given. A record of a player against itself or with negative counts is an error."""
+    pairs: dict[tuple[str, str], np.ndarray] = {}
+    for a, b, wins_a, draws, wins_b in records:
+        counts = np.array([wins_a, draws, wins_b], dtype=float)
+        if a == b or not np.all(np.isfinite(counts)) or np.any(counts < 0):
+            raise ValueError(f"bad record {(a, b, wins_a, draws, wins_b)!r}: need two players and counts >= 0")
+        key, counts = ((a, b), counts) if a < b else ((b, a), counts[::-1])
+        pairs[key] = pairs.get(key, 0.0) + counts
+    return pairs
+
 def fit(records: Iterable[tuple[str, str, float, float, float]], *, bootstrap: int = 200, seed: int = 0,
         prior: float = 1.0) -> list[BTRating]:
     """records: (player_a, player_b, wins_a, draws, wins_b) aggregated per pair (a pair may appear more than once
@@ -34,14 +47,7 @@ def fit(records: Iterable[tuple[str, str, float, float, float]], *, bootstrap: i
     cannot be compared, so each group is centred on 0, which also makes the overall mean 0. The intervals come from
     `bootstrap` refits on each pair's games resampled with replacement (a stratified bootstrap), seeded by `seed`.
     """
-    pairs: dict[tuple[str, str], np.ndarray] = {}
-    for a, b, wins_a, draws, wins_b in records:
-        counts = np.array([wins_a, draws, wins_b], dtype=float)
-        if a == b or not np.all(np.isfinite(counts)) or np.any(counts < 0):
-            raise ValueError(f"bad record {(a, b, wins_a, draws, wins_b)!r}: need two players and counts >= 0")
-        key, counts = ((a, b), counts) if a < b else ((b, a), counts[::-1])
-        pairs[key] = pairs.get(key, 0.0) + counts
-    pairs = {key: c for key, c in pairs.items() if c.sum() > 0}
+    pairs = {key: c for key, c in pair_totals(records).items() if c.sum() > 0}
     players = sorted({p for key in pairs for p in key})
     if not players:
         return []

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arena.bradley_terry import pair_totals
+
 ELO = 400.0 / math.log(10.0)  # Elo points per unit of log-odds
 PRIOR = 1.0  # virtual games per pair that played: half a win to each side, so a perfect record stays finite
 TOL = 1e-11  # on constraint violations, with A scaled to max |A| = 1
@@ -55,13 +57,7 @@ def payoff_matrix(records: Iterable[tuple[str, str, float, float, float]], playe
     without games (their rows are 0)."""
     if prior <= 0:
         raise ValueError("prior must be > 0: a perfect record would have infinite log-odds")
-    totals: dict[tuple[str, str], np.ndarray] = {}
-    for a, b, wins_a, draws, wins_b in records:
-        counts = np.array([wins_a, draws, wins_b], dtype=float)
-        if a == b or not np.all(np.isfinite(counts)) or np.any(counts < 0):
-            raise ValueError(f"bad record {(a, b, wins_a, draws, wins_b)!r}: need two players and counts >= 0")
-        key, counts = ((a, b), counts) if a < b else ((b, a), counts[::-1])
-        totals[key] = totals.get(key, 0.0) + counts
+    totals = pair_totals(records)
     names = list(players) if players is not None else sorted({p for key in totals for p in key})
     index = {p: i for i, p in enumerate(names)}
     k = len(names)
