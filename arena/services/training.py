@@ -13,12 +13,12 @@ from typing import Any
 from arena.errors import ParameterError, UsageError
 from arena.ids import base_name
 from arena.learners import check_hyperparameters, create_learner
+from arena.pool import SELF
 from arena.protocols import Learner
 from arena.services.progress import SILENT, Progress
 
 WINDOW = 200  # training episodes per opponent in the rolling win rate
 MIN_EPISODES = 30  # before a rolling win rate may trigger an evaluation
-SELF = "self"
 
 
 @dataclass(frozen=True)
