@@ -89,29 +89,8 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     """
     from arena.services.recording import Recorder
 
-    seed = random.randrange(2**31) if request.seed is None else request.seed
-    spec = request.sprt
-    games = request.games or (20_000 if spec else 10)
-    game = registry.make_game(request.env)
-    info = game.info
-    try:
-        n = info.num_seats
-        if len(request.policies) != n:
-            raise UsageError(f"{info.env_id} has {n} seat(s); give one policy per seat ({len(request.policies)} given).")
-        if spec and n != 2:
-            raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seat(s).")
-        participants = [registry.make_policy(p) for p in request.policies]
-        for policy in participants:
-            policy.check(info)
-        book = Book(game, request.openings) if request.openings else None
-        openings = book.openings(seed, -(-games // n)) if book else []
-        described = describe(book, openings)
-    finally:
-        game.close()
-    ids = [p.player_id for p in participants]  # canonical: what workers build and what the store keys games by
-    names = unique_names(ids)
-    jobs = [GameJob(i, info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i),
-                    opening_of(openings, i, n)) for i in range(games)]
+    seed, games, info, names, book, described, jobs = _plan(registry, request)
+    n, spec = info.num_seats, request.sprt
     feed = SprtFeed(spec) if spec else None
     recorder = Recorder(store, event=request.event) if store is not None else None
     played: list[tuple[tuple[int, ...], MatchResult]] = []
@@ -155,3 +134,62 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
                      for i, (_, r) in enumerate(played) for seat, why in sorted(r.forfeits.items())],
         "results": [r.to_dict() for _, r in played],
     }
+
+
+def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int, int, Any, list[str], Any,
+                                                                             list[Any], list[GameJob]]:
+    """(seed, games, GameInfo, display names, openings book, openings described, jobs) of a match, checked:
+    seats, SPRT's two players, every policy able to play the game. Job indices start at `first_index`."""
+    seed = random.randrange(2**31) if request.seed is None else request.seed
+    spec = request.sprt
+    games = request.games or (20_000 if spec else 10)
+    game = registry.make_game(request.env)
+    info = game.info
+    try:
+        n = info.num_seats
+        if len(request.policies) != n:
+            raise UsageError(f"{info.env_id} has {n} seat(s); give one policy per seat ({len(request.policies)} given).")
+        if spec and n != 2:
+            raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seat(s).")
+        participants = [registry.make_policy(p) for p in request.policies]
+        for policy in participants:
+            policy.check(info)
+        book = Book(game, request.openings) if request.openings else None
+        openings = book.openings(seed, -(-games // n)) if book else []
+        described = describe(book, openings)
+    finally:
+        game.close()
+    ids = [p.player_id for p in participants]  # canonical: what workers build and what the store keys games by
+    jobs = [GameJob(first_index + i, info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i),
+                    opening_of(openings, i, n)) for i in range(games)]
+    return seed, games, info, unique_names(ids), book, described, jobs
+
+
+def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None, event: str | None = None,
+                        workers: int = 1) -> list[float]:
+    """Several matches played as one batch of games (one pool of `workers` workers for all of them), stored as they
+    finish; returns each match's first player's score. The games, their seeds and match ids are those that
+    head_to_head would play for each request alone, so the store ends up the same; what a batch saves is starting
+    workers once instead of once per match. For league evaluation (no SPRT, no progress, no report)."""
+    from arena.services.recording import Recorder
+
+    plans, jobs = [], []
+    for request in requests:
+        plan = _plan(registry, request, first_index=len(jobs))
+        plans.append((len(jobs), plan))
+        jobs += plan[-1]
+    played: list[MatchResult] = []
+    with Recorder(store, event=event) if store is not None else contextlib.nullcontext() as recorder:
+        stream = run_games(jobs, workers=workers, registry=registry)
+        with contextlib.closing(stream):
+            for _, result in stream:
+                played.append(result)
+                if recorder is not None:
+                    recorder.add(result)
+    scores = []
+    for start, (_, games, info, names, *_rest) in plans:
+        n = info.num_seats
+        mine = [(seat_order(n, i), played[start + i]) for i in range(games)]
+        scores.append(standings(names, mine)[0].score)
+    return scores
+

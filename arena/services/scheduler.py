@@ -28,7 +28,7 @@ from arena.errors import ArenaError
 from arena.learners import create_learner
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
 from arena.ratings import conservative
-from arena.services.headtohead import HeadToHead, head_to_head
+from arena.services.headtohead import HeadToHead, first_player_scores
 from arena.store import leagues as state
 
 
@@ -196,8 +196,9 @@ class Scheduler:
         snapshots (`top_games` games each), so the strongest snapshots keep being measured against the anchors;
         and the fixed players meet each other once (`games` games a pair), so the table among them has no hole.
 
-        Games play on `[resources] eval_workers` workers through the head-to-head service; each pairing's games
-        are seeded from the league seed, the round and the two players, so 1 or K workers store the same games.
+        The round's games play as one batch on `[resources] eval_workers` workers through the head-to-head service;
+        each pairing's games are seeded from the league seed, the round and the two players, so 1 or K workers
+        store the same games.
         Returns each learner's score against each opponent (what the snapshot and stop rules read).
         """
         lg = self.league
@@ -206,7 +207,12 @@ class Scheduler:
         pool = state.pool(self.store, lg.name)
         seats = self.reg.make_game(lg.env).info.num_seats
         top = self._leaderboard(pool)[:lg.eval_top] if lg.eval_top else []
-        scores: dict[str, dict[str, float]] = {}
+        matches: list[tuple[str | None, str, HeadToHead]] = []  # (learner or None, opponent, the match)
+
+        def match(players: list[str], seed: int, games: int, learner: str | None = None) -> None:
+            matches.append((learner, players[1], HeadToHead(lg.env, tuple(players), games=games, seed=seed,
+                                                            event=lg.name, openings=lg.eval_openings)))
+
         for x in lg.learners:
             me = pool.get(x.name).policy
             others = [m.plays_as for m in pool.fixed()] + [m.policy for m in pool.learners() if m.id != x.name]
@@ -214,30 +220,28 @@ class Scheduler:
             others = list(dict.fromkeys(o for o in others + top if o and o != me))
             for opponent in others:
                 players = [me, opponent] + [o for o in others if o != opponent][: seats - 2]
-                if len(players) < seats:
-                    continue
-                scores.setdefault(x.name, {})[opponent] = self._play(players, eval_seed(lg.seed, r, me, opponent))
+                if len(players) == seats:
+                    match(players, eval_seed(lg.seed, r, me, opponent), lg.eval_games, x.name)
         if seats == 2 and lg.eval_top:  # the anchors meet each other once: without those games the pair
             fixed = [m.plays_as for m in pool.fixed()]  # table has a hole that Nash averaging reads as a tie
             for i, a in enumerate(fixed):
                 for b in fixed[i + 1:]:
                     if a and b and state.games_between(self.store, lg.name, a, b) < lg.eval_games:
-                        self._play([a, b], eval_seed(lg.seed, 0, a, b))
+                        match([a, b], eval_seed(lg.seed, 0, a, b), lg.eval_games)
         if seats == 2 and lg.eval_top and lg.eval_top_games:
             snapshots = {m.id for m in pool.snapshots()}
             best = [p for p in self._leaderboard(pool) if p in snapshots][:lg.eval_top]
             for fixed in (m.plays_as for m in pool.fixed()):
                 for snapshot in best:
-                    self._play([fixed, snapshot], eval_seed(lg.seed, r, fixed, snapshot), lg.eval_top_games)
+                    match([fixed, snapshot], eval_seed(lg.seed, r, fixed, snapshot), lg.eval_top_games)
+        # one batch of games on one pool of workers for the whole round
+        played = first_player_scores(self.reg, [m for _, _, m in matches], store=self.store, event=lg.name,
+                                     workers=lg.eval_workers)
+        scores: dict[str, dict[str, float]] = {}
+        for (learner, opponent, _), score in zip(matches, played):
+            if learner is not None:
+                scores.setdefault(learner, {})[opponent] = score
         return scores
-
-    def _play(self, players: list[str], seed: int, games: int | None = None) -> float:
-        """Rated games of the league between players (one per seat, rotating); the first player's score."""
-        lg = self.league
-        doc = head_to_head(self.reg, HeadToHead(lg.env, tuple(players), games=games or lg.eval_games, seed=seed,
-                                                workers=lg.eval_workers, event=lg.name, openings=lg.eval_openings),
-                           store=self.store, catch_interrupt=False)
-        return doc["standings"][0]["score"]
 
     def _leaderboard(self, pool: Pool) -> list[str]:
         """The league's players (fixed, pool snapshots, learners' current copies), best conservative rating first."""
