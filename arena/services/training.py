@@ -61,19 +61,14 @@ def parse_opponents(text: str) -> dict[str, float]:
 
 
 def evaluate(registry: Any, env: str, player: str, opponents: list[str], games: int, seed: int, *,
-             store: Any = None, workers: int = 1, event: str | None = None,
-             catch_interrupt: bool = False) -> dict[str, float]:
-    """Score of `player` against each opponent over `games` head-to-head games (stored and rated with a store)."""
-    from arena.services.headtohead import HeadToHead, head_to_head
+             store: Any = None, workers: int = 1) -> dict[str, float]:
+    """Score of `player` against each opponent over `games` head-to-head games, all opponents in one batch on
+    `workers` workers (stored and rated with a store)."""
+    from arena.services.headtohead import HeadToHead, first_player_scores
 
-    scores = {}
-    for opponent in opponents:
-        if opponent == SELF:
-            continue
-        doc = head_to_head(registry, HeadToHead(env, (player, opponent), games=games, seed=seed, workers=workers,
-                                                event=event), store=store, catch_interrupt=catch_interrupt)
-        scores[opponent] = doc["standings"][0]["score"]
-    return scores
+    others = [o for o in opponents if o != SELF]
+    requests = [HeadToHead(env, (player, o), games=games, seed=seed) for o in others]
+    return dict(zip(others, first_player_scores(registry, requests, store=store, workers=workers)))
 
 
 def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progress = SILENT) -> dict[str, Any]:
