@@ -32,6 +32,9 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
 SNAPSHOT_LAYERS = {"ppo": ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0"),
                    "appo": ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0"),
                    "dqn": ("encoder.net.mlp", "af.net.mlp.0")}
+# ...and where the actor-critics keep the value head a snapshot keeps too (for search on the learned network).
+VALUE_LAYERS = {"ppo": ("encoder.critic_encoder.net.mlp", "vf.net.mlp.0"),
+                "appo": ("encoder.critic_encoder.net.mlp", "vf.net.mlp.0")}
 
 
 @dataclass
@@ -185,19 +188,28 @@ class Session:
         """Freeze the learner's current policy as snapshots/NAME (weights + metadata); returns the folder."""
         from pathlib import Path
 
+        import torch
+
         from . import snapshot
 
         module = self.module()
         hidden = list(self.spec.hidden)
-        weights = snapshot.actor_state_dict(module.state_dict(), hidden, SNAPSHOT_LAYERS[self.spec.algo])
+        # the learner's module: the EnvRunners' copies are inference-only and never receive the critic's updates
+        state = {k: torch.as_tensor(v) for k, v in self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE].items()}
+        weights = snapshot.actor_state_dict(state, hidden, SNAPSHOT_LAYERS[self.spec.algo])
+        value_layers = VALUE_LAYERS.get(self.spec.algo)
+        value = snapshot.actor_state_dict(state, hidden, value_layers) if value_layers else None
         meta = {"env": self.env_id, "algo": self.spec.algo,
                 "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
                 "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
-                "features": snapshot.FEATURES, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent}
-        return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta)
+                "features": snapshot.FEATURES, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent,
+                "value": {"hidden": hidden, "activation": "tanh",
+                          "gamma": float(self.algo.config.gamma)} if value else None}
+        return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta, value)
 
     def restore(self, folder: Any) -> None:
-        """Load a snapshot's policy into the learner (the actor; the critic keeps its values), then sync runners."""
+        """Load a snapshot's policy into the learner, and its value head into the critic when it kept one (otherwise
+        the critic keeps its values), then sync the runners."""
         from pathlib import Path
 
         import numpy as np
@@ -212,12 +224,17 @@ class Session:
         if meta.get("features", 1) != snapshot.FEATURES:
             raise snapshot.SnapshotError(f"Snapshot {folder} was trained on an older observation encoding "
                                          f"(features {meta.get('features', 1)}); it plays, but cannot seed a learner.")
-        mapped = snapshot.actor_state_dict({k: k for k in state}, hidden, SNAPSHOT_LAYERS[self.spec.algo])  # snapshot layer -> module key
-        for layer, key in mapped.items():
-            value = net.state_dict()[layer].numpy()
-            if np.shape(state[key]) != value.shape:
-                raise snapshot.SnapshotError(f"Snapshot {folder} does not fit this learner ({key}).")
-            state[key] = value
+        parts = [(net, SNAPSHOT_LAYERS[self.spec.algo])]
+        value_net = snapshot.load_value(Path(folder), meta)
+        if value_net is not None and self.spec.algo in VALUE_LAYERS and list(meta["value"]["hidden"]) == hidden:
+            parts.append((value_net, VALUE_LAYERS[self.spec.algo]))
+        for part, layers in parts:
+            mapped = snapshot.actor_state_dict({k: k for k in state}, hidden, layers)  # snapshot layer -> module key
+            for layer, key in mapped.items():
+                value = part.state_dict()[layer].numpy()
+                if np.shape(state[key]) != value.shape:
+                    raise snapshot.SnapshotError(f"Snapshot {folder} does not fit this learner ({key}).")
+                state[key] = value
         self.algo.learner_group.set_weights({MODULE: state})
         # EnvRunners skip weights whose sequence number is not newer than theirs; a state without one is forced.
         from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE

@@ -2,6 +2,9 @@
 
 A snapshot is a folder `snapshots/NAME/` (or under $ARENA_SNAPSHOTS) holding `weights.pt`, the state dict of a
 plain torch MLP, loaded with `torch.load(weights_only=True)`, and `meta.json` (env, architecture, lineage).
+A snapshot may also keep its learner's value head: `value.pt`, a second MLP of the same form with one output (the
+mover's expected outcome), described by meta["value"] = {"hidden": [...], "activation": ...}. Search policies
+(`puct`) need it; playing the snapshot does not.
 It plays as the policy `snapshot/NAME` in `arena match`, leaderboards and training opponents.
 """
 from __future__ import annotations
@@ -72,8 +75,9 @@ def feature_dim(game: GameInfo, version: int = FEATURES) -> int:
             + (game.num_seats if version >= 2 and game.num_seats > 1 else 0))
 
 
-def build_net(meta: Mapping[str, Any]) -> Any:
-    """The plain torch MLP a snapshot's weights belong to: hidden layers with an activation, then the logits."""
+def build_net(meta: Mapping[str, Any], outputs: int | None = None) -> Any:
+    """The plain torch MLP a snapshot's weights belong to: hidden layers with an activation, then the logits (or
+    `outputs` units: 1 for a value head)."""
     import torch
 
     sizes = [int(meta["obs_dim"]), *[int(h) for h in meta["hidden"]]]
@@ -81,18 +85,24 @@ def build_net(meta: Mapping[str, Any]) -> Any:
     layers: list[Any] = []
     for a, b in zip(sizes, sizes[1:]):
         layers += [torch.nn.Linear(a, b), activation()]
-    layers.append(torch.nn.Linear(sizes[-1], int(meta["num_actions"])))
+    layers.append(torch.nn.Linear(sizes[-1], int(meta["num_actions"]) if outputs is None else outputs))
     return torch.nn.Sequential(*layers)
 
 
-def save(directory: Path, state_dict: Mapping[str, Any], meta: Mapping[str, Any]) -> Path:
-    """Write a snapshot once: weights first, metadata last (a folder without meta.json is not a snapshot)."""
+def save(directory: Path, state_dict: Mapping[str, Any], meta: Mapping[str, Any],
+         value: Mapping[str, Any] | None = None) -> Path:
+    """Write a snapshot once: weights (and the value head's, with meta["value"] describing it) first, metadata last
+    (a folder without meta.json is not a snapshot)."""
     import torch
 
     if (directory / "meta.json").exists():
         raise SnapshotError(f"Snapshot {directory} exists already; snapshots are written once.")
+    if (value is None) != (meta.get("value") is None):
+        raise ValueError("a value head's weights and meta['value'] come together")
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(dict(state_dict), directory / "weights.pt")
+    if value is not None:
+        torch.save(dict(value), directory / "value.pt")
     meta = {**meta, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     tmp = directory / "meta.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2))
@@ -117,6 +127,25 @@ def load(directory: Path) -> tuple[dict[str, Any], Any]:
                             "It may be corrupt; take a new snapshot or delete the folder.") from e
     net.eval()
     return meta, net
+
+
+def load_value(directory: Path, meta: Mapping[str, Any]) -> Any:
+    """The snapshot's value head (a torch net from features to the mover's expected outcome), or None when the
+    snapshot was taken without one; loaded with weights_only=True."""
+    import torch
+
+    head = meta.get("value")
+    if not head:
+        return None
+    try:
+        net = build_net({**meta, **head}, outputs=1)
+        net.load_state_dict(torch.load(directory / "value.pt", map_location="cpu", weights_only=True))
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:120]
+        raise SnapshotError(f"Snapshot {directory}: its value head cannot be loaded ({type(e).__name__}: {first}). "
+                            "It may be corrupt; take a new snapshot.") from e
+    net.eval()
+    return net
 
 
 class SnapshotPolicy:
@@ -172,7 +201,8 @@ def policy_for(name: str) -> type[SnapshotPolicy]:
 
 def actor_state_dict(module_state: Mapping[str, Any], hidden: Sequence[int],
                      layers: tuple[str, str] = ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0")) -> dict[str, Any]:
-    """Map an RLlib default module's policy weights (encoder MLP prefix, output layer) onto build_net's names."""
+    """Map an RLlib default module's policy weights (encoder MLP prefix, output layer) onto build_net's names; the
+    critic's (encoder.critic_encoder.net.mlp, vf.net.mlp.0) map the same way onto a value head."""
     encoder, head = layers
     out = {}
     for i in range(len(hidden)):

@@ -460,9 +460,16 @@ def test_a_learner_restored_from_a_snapshot_plays_like_the_snapshot(session, tmp
     legal = o["action_mask"] > 0
     moved_on = session.module().forward_inference(dict(batch))[Columns.ACTION_DIST_INPUTS][0].detach().numpy()
     assert np.abs(moved_on[legal] - saved[legal]).max() > 1e-6
+    meta, _ = snapshot.load(before)
+    saved_value = float(snapshot.load_value(before, meta)(torch.from_numpy(o["observations"]))[0])
+    learner_module = session.algo.learner_group._learner.module["main"]
+    moved_on_value = float(learner_module.compute_values(dict(batch))[0])
+    assert abs(moved_on_value - saved_value) > 1e-7
     session.restore(before)
     restored = session.module().forward_inference(dict(batch))[Columns.ACTION_DIST_INPUTS][0].detach().numpy()
     assert np.abs(restored[legal] - saved[legal]).max() < 1e-5
+    # the snapshot kept the critic too: restoring brings its value head back
+    assert abs(float(learner_module.compute_values(dict(batch))[0]) - saved_value) < 1e-5
     assert session.train()["env_steps"] > 0  # training goes on from the restored policy
 
 
