@@ -1,4 +1,9 @@
-"""The `mcts` policy: OpenSpiel's Monte-Carlo tree search with random rollouts, on the game's native state."""
+"""The `mcts` policy: OpenSpiel's Monte-Carlo tree search with random rollouts, on the game's native state.
+
+It runs OpenSpiel's C++ MCTSBot (the same UCT search, rollouts and solver as its Python MCTSBot): on Connect Four
+a move at 400 simulations takes ~3.5 ms against ~110 ms in Python, which makes MCTS opponents cheap enough to
+train against and to generate training data with.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -10,9 +15,11 @@ from arena.types import GameInfo
 
 from ._search import needs_native_turn_based
 
+MAX_MEMORY_MB = 256  # the C++ search tree's limit per move; Connect Four at 400 simulations needs well under 1 MB
+
 
 class MCTSPolicy:
-    """UCT search with `simulations` playouts per move (OpenSpiel's MCTSBot and RandomRolloutEvaluator)."""
+    """UCT search with `simulations` playouts per move (OpenSpiel's C++ MCTSBot and RandomRolloutEvaluator)."""
 
     def __init__(self, simulations: int = 100, uct_c: float = 2.0, rollouts: int = 1, solve: bool = True):
         if simulations < 1 or rollouts < 1 or uct_c < 0:
@@ -24,12 +31,12 @@ class MCTSPolicy:
         return needs_native_turn_based(game, "MCTS")
 
     def reset(self, game: GameInfo, rng: np.random.Generator) -> None:
-        from open_spiel.python.algorithms import mcts
+        import pyspiel
 
-        random_state = np.random.RandomState(int(rng.integers(2**31)))
-        evaluator = mcts.RandomRolloutEvaluator(n_rollouts=self.rollouts, random_state=random_state)
-        self.bot = mcts.MCTSBot(game.native_game, self.uct_c, self.simulations, evaluator,
-                                solve=self.solve, random_state=random_state)
+        seed = int(rng.integers(2**31))
+        evaluator = pyspiel.RandomRolloutEvaluator(self.rollouts, seed)
+        self.bot = pyspiel.MCTSBot(game.native_game, evaluator, self.uct_c, self.simulations, MAX_MEMORY_MB,
+                                   self.solve, seed, False)
 
     def act(self, state: Any) -> int:
         return int(self.bot.step(state))
