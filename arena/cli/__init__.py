@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from arena.cli.check import check_cmd
+from arena.cli.dataset import dataset_group
 from arena.cli.league import league_group
 from arena.cli.match import match_cmd
 from arena.cli.train import train_cmd
@@ -110,6 +111,7 @@ for _kind in PLURAL:
 for _command in STORE_COMMANDS:
     cli.add_command(_command)
 cli.add_command(check_cmd)
+cli.add_command(dataset_group)
 cli.add_command(league_group)
 cli.add_command(match_cmd)
 cli.add_command(train_cmd)
