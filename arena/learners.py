@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arena.errors import PluginError
+from arena.errors import PluginError, UsageError
 from arena.protocols import Learner
 
 
@@ -32,3 +32,31 @@ def create_learner(registry: Any, algo: str, *, env: str, table: Mapping[str, fl
     cls, params = algorithm(registry, algo)
     return cls.create(params, env=env, table=dict(table), hyperparameters=dict(hyperparameters),
                       hidden=tuple(hidden), seed=seed, resources=dict(resources))
+
+
+def offline_algorithm(registry: Any, algo: str) -> tuple[Any, Mapping[str, Any]]:
+    """(the class, its registration params) of a registered offline algorithm: one that learns from a dataset with
+    `clone` (arena.protocols.OfflineLearner) instead of meeting opponents."""
+    registration = registry.resolve("algorithm", algo)
+    cls = registration.load()
+    if not callable(getattr(cls, "clone", None)):
+        raise UsageError(f"Algorithm {algo!r} learns by playing, not from --data; offline algorithms (such as bc) "
+                         "clone a dataset.")
+    if not callable(getattr(cls, "check_hyperparameters", None)):
+        raise PluginError(f"Algorithm {algo!r} (plugin {registration.plugin!r}) does not follow "
+                          "arena.protocols.OfflineLearner: it lacks check_hyperparameters.")
+    return cls, registration.params
+
+
+def is_offline(registry: Any, algo: str) -> bool:
+    """Whether a registered algorithm learns from data (has `clone`) rather than by playing."""
+    return callable(getattr(registry.resolve("algorithm", algo).load(), "clone", None))
+
+
+def restore(learner: Learner, folder: Any, algo: str) -> None:
+    """Start a learner from a snapshot folder (its policy and, when it kept one, its value head), through the
+    optional `restore` of the learner contract."""
+    method = getattr(learner, "restore", None)
+    if not callable(method):
+        raise UsageError(f"Algorithm {algo!r} cannot start from a snapshot (its learner has no restore).")
+    method(folder)

@@ -25,6 +25,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "arena.plugins.rps",
     "arena.plugins.snapshot",
     "arena.plugins.rllib_algorithms",
+    "arena.plugins.rllib_offline",
     "arena.plugins.matchmakers",
 )
 

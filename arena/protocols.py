@@ -111,3 +111,36 @@ class Learner(Protocol):
 
     def stop(self) -> None:
         """Release what the learner holds (Ray actors, processes)."""
+
+
+@runtime_checkable
+class Restorable(Protocol):
+    """Optional for a Learner: start from a snapshot (`arena train --init snapshot/NAME`). `restore(folder)` loads the
+    snapshot's policy into the learner's and, when the snapshot kept a value head (meta["value"]) and the learner
+    has a critic of the same shape, the value head into the critic; a snapshot that does not fit raises an
+    ArenaError. `arena train` checks the game, sizes and hidden layers before the learner is created."""
+
+    def restore(self, folder: Path) -> None: ...
+
+
+class OfflineLearner(Protocol):
+    """An offline algorithm: it learns from a dataset (arena.services.dataset, `arena dataset export`) instead of
+    meeting opponents, and its result is an ordinary snapshot. Registered like a Learner, with
+    `register_algorithms`; `arena train ENV --algo NAME --data DIR` and `behaviour_clone(...)` call it. Built in:
+    `bc` (arena.plugins.rllib_offline)."""
+
+    @classmethod
+    def check_hyperparameters(cls, params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
+        """One line naming unknown hyperparameters, or None; starts no training machinery."""
+
+    @classmethod
+    def clone(cls, params: Mapping[str, Any], *, env: str, train_files: Sequence[Path],
+              held_out_files: Sequence[Path], obs_dim: int, num_actions: int, hidden: tuple[int, ...], seed: int,
+              hyperparameters: Mapping[str, Any], minutes: float | None, epochs: float | None,
+              iterations: int | None, value_gamma: float, folder: Path, data: str, resources: Mapping[str, Any],
+              progress: Any) -> dict[str, Any]:
+        """Learn from the rows of `train_files` (the dataset folder `data` less `held_out_files`) until `epochs`
+        passes, `iterations` iterations or `minutes` (those given; the first reached stops it), and write snapshot
+        `folder` with a value head fitted to the outcomes (discounted by value_gamma per own move left). Returns
+        figures for the summary: held_out_accuracy (None when nothing is held out), train_accuracy,
+        held_out_moves, train_moves, samples, iterations, epochs, value_mse, held_out_value_mse."""

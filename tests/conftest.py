@@ -53,6 +53,8 @@ SLOW_TESTS = {
     "test_learner_contract::test_evaluation_on_two_workers_stores_the_same_games_as_on_one",
     "test_learner_contract::test_the_evaluation_schedule_connects_copies_fixed_players_and_the_top_of_the_pool",
     "test_learner_contract::test_the_minimal_algorithm_in_the_plugin_docs_installs_and_trains",
+    # five `arena` commands (export, info, three refusals): ~8 s
+    "test_dataset::test_the_cli_exports_and_refuses_bad_input_in_one_line_before_ray",
 }
 
 # Ray in the test's own source or in a fixture it uses: Ray started or imported, Ray workers asked for, or one of the

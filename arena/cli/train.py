@@ -11,9 +11,18 @@ from arena.cli.options import db_option, json_option, seed_option, workers_optio
 @click.command("train")
 @click.argument("env")
 @click.option("--algo", default="ppo", show_default=True, help="A registered algorithm (arena algorithms).")
-@click.option("--opponents", default="random", show_default=True,
+@click.option("--opponents", default=None,
               help="Comma-separated policies to train against, 'self' for self-play, with optional weights: "
-                   "random@2,self@1,mcts:simulations=50.")
+                   "random@2,self@1,mcts:simulations=50 (default: random; with --algo bc, the players whose moves "
+                   "fill the data, to rate the clone against).")
+@click.option("--init", default=None, metavar="snapshot/NAME",
+              help="Start the learner from this snapshot: its policy and, when it kept one, its value head.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset folder for an offline algorithm (--algo bc), written by `arena dataset export`.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Offline algorithms: passes over the data (default 10, or until --stop-iterations).")
+@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
+              help="Offline algorithms: share of the data's games held out to measure the accuracy on.")
 @click.option("--stop-win-rate", type=click.FloatRange(0, 1), default=None,
               help="Stop once the learner scores this against every opponent (checked with match-runner games).")
 @click.option("--stop-minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
@@ -37,15 +46,22 @@ from arena.cli.options import db_option, json_option, seed_option, workers_optio
 @json_option("Print the run's summary as JSON.")
 @db_option("Store for the snapshots' rated evaluation games")
 @click.pass_context
-def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str, stop_win_rate: float | None,
+def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, init: str | None, data: str | None,
+              epochs: float | None, holdout: float, stop_win_rate: float | None,
               stop_minutes: float, stop_iterations: int | None, name: str | None, snapshot_every: int,
               eval_games: int, workers: int, hidden: str, hyperparameters: tuple[str, ...], seed: int,
               num_env_runners: int | None, num_envs_per_env_runner: int | None, num_learners: int | None,
               num_gpus_per_learner: float | None, ray_address: str | None, as_json: bool, db_path: str) -> None:
     """Train a learner on ENV against --opponents, freezing rated snapshots.
 
-    Example: arena train openspiel/connect_four --opponents random --stop-win-rate 0.95 --stop-minutes 5
+    \b
+    Examples:
+      arena train openspiel/connect_four --opponents random --stop-win-rate 0.95 --stop-minutes 5
+      arena train openspiel/connect_four --algo bc --data data/c4 --name c4-bc
+      arena train openspiel/connect_four --init snapshot/c4-bc --opponents connect_four_heuristic,self
     """
+    from pathlib import Path
+
     from arena.errors import UsageError
     from arena.ids import parse_spec
     from arena.output import BarProgress, print_json
@@ -59,7 +75,9 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str, stop_win_
     knobs: dict[str, Any] = {"num_env_runners": num_env_runners, "num_envs_per_env_runner": num_envs_per_env_runner,
                              "num_learners": num_learners, "num_gpus_per_learner": num_gpus_per_learner,
                              "address": ray_address}
-    request = TrainRequest(env=env, algo=algo, opponents=parse_opponents(opponents), stop_win_rate=stop_win_rate,
+    request = TrainRequest(env=env, algo=algo, opponents=parse_opponents(opponents) if opponents else {},
+                           init=init, data=Path(data) if data else None, epochs=epochs, holdout=holdout,
+                           stop_win_rate=stop_win_rate,
                            stop_minutes=stop_minutes, stop_iterations=stop_iterations, name=name,
                            snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,
                            hyperparameters=dict(parse_spec("x:" + ",".join(hyperparameters))[1]) if hyperparameters
@@ -69,8 +87,25 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str, stop_win_
         doc = train(ctx.find_root().obj, store, request, progress=BarProgress())
     if as_json:
         return print_json(doc)
+    if "held_out_accuracy" in doc:
+        return _render_clone(doc)
     click.echo(f"Stopped ({doc['stop_reason']}) after {doc['iterations']} iterations, {doc['env_steps']:,} env steps, "
                f"{doc['minutes']:.1f} min; illegal actions sampled: {doc['illegal_actions']}.", err=True)
     click.echo(f"Final snapshot: {doc['final']}; against "
                + ", ".join(f"{k} {s:.3f}" for k, s in doc["scores"].items())
                + f" over {doc['eval_games']} games each, rated in {doc['db']} (arena leaderboard --db {doc['db']}).")
+
+
+def _render_clone(doc: dict[str, Any]) -> None:
+    held = doc["held_out_accuracy"]
+    click.echo(f"Cloned {doc['data']} with {doc['algo']}: {doc['iterations']} iterations, {doc['epochs']:g} epochs "
+               f"over {doc['train_moves']:,} moves, {doc['minutes']:.1f} min; held-out accuracy "
+               + (f"{held:.3f} over {doc['held_out_moves']:,} moves" if held is not None else "n/a (nothing held out)")
+               + f" (training moves {doc['train_accuracy']:.3f}); value MSE {doc['value_mse']}"
+               + (f", held out {doc['held_out_value_mse']}" if doc["held_out_value_mse"] is not None else "") + ".",
+               err=True)
+    scores = doc.get("scores") or {}
+    click.echo(f"Snapshot: {doc['final']}"
+               + ("; against " + ", ".join(f"{k} {s:.3f}" for k, s in scores.items())
+                  + f" over {doc['eval_games']} games each, rated in {doc['db']}" if scores else "")
+               + f". Fine-tune it: arena train {doc['env']} --init {doc['final']}.")

@@ -1,18 +1,22 @@
 """Training one learner: any registered algorithm, reached only through `arena.protocols.Learner`, against a
-weighted table of opponents, with stop rules, rated snapshots and evaluation games on K workers. `arena train`
-calls it; the league scheduler drives learners itself but creates them with `create_learner`."""
+weighted table of opponents, with stop rules, rated snapshots and evaluation games on K workers; optionally started
+from a snapshot (`init`). An offline algorithm (`bc`) clones a dataset instead (arena.services.dataset). `arena
+train` calls it; the league scheduler drives learners itself but creates them with `create_learner`."""
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from arena.errors import ParameterError, UsageError
-from arena.ids import base_name
-from arena.learners import check_hyperparameters, create_learner
+from arena.errors import ParameterError, UnknownIdError, UsageError
+from arena.features import FEATURES, feature_dim
+from arena.ids import base_name, family
+from arena.learners import check_hyperparameters, create_learner, is_offline, restore
 from arena.pool import SELF
 from arena.protocols import Learner
 from arena.services.progress import SILENT, Progress
@@ -38,18 +42,28 @@ class TrainRequest:
     resources: Mapping[str, Any] = field(default_factory=dict)  # the learner's scale knobs (Learner.create)
     workers: int = 1  # evaluation games in parallel
     snapshots: Path = Path("snapshots")
+    init: str | None = None  # start the learner from this snapshot ("snapshot/NAME", a name, or a folder)
+    data: Path | None = None  # an offline algorithm's dataset folder (arena dataset export)
+    epochs: float | None = None  # an offline algorithm's passes over the data (default 10)
+    holdout: float = 0.1  # share of the dataset's games an offline algorithm holds out to measure its accuracy
 
 
-def parse_opponents(text: str) -> dict[str, float]:
-    """'random@2,mcts:simulations=50,uct_c=1.5,self' -> {spec: weight}; a bare key=value joins the spec before it."""
+def split_specs(text: str) -> list[str]:
+    """'mcts:simulations=50,uct_c=1.5,random' -> ['mcts:simulations=50,uct_c=1.5', 'random']: commas separate
+    specs, and a bare key=value joins the spec before it."""
     specs: list[str] = []
     for token in filter(None, (t.strip() for t in text.split(","))):
         if "=" in token and ":" not in token and specs and ":" in specs[-1]:
             specs[-1] += "," + token
         else:
             specs.append(token)
+    return specs
+
+
+def parse_opponents(text: str) -> dict[str, float]:
+    """'random@2,mcts:simulations=50,uct_c=1.5,self' -> {spec: weight}; a bare key=value joins the spec before it."""
     table = {}
-    for spec in specs:
+    for spec in split_specs(text):
         name, _, weight = spec.rpartition("@") if "@" in spec else (spec, "", "")
         try:
             table[name] = float(weight) if weight else 1.0
@@ -73,6 +87,13 @@ def evaluate(registry: Any, env: str, player: str, opponents: list[str], games: 
 
 def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progress = SILENT) -> dict[str, Any]:
     """Train until a stop rule fires (or Ctrl-C), freezing rated snapshots; returns a summary of the run."""
+    if is_offline(registry, request.algo):
+        return _clone(registry, store, request, progress)
+    if request.data is not None:
+        raise UsageError(f"--data is for offline algorithms such as bc; {request.algo} learns by playing "
+                         "(start it from a cloned snapshot with --init).")
+    if not request.opponents:
+        request = replace(request, opponents={"random": 1.0})
     game = registry.make_game(request.env)
     info = game.info
     game.close()
@@ -81,6 +102,7 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     for spec in request.opponents:
         if spec != SELF:
             registry.make_policy(spec).check(info)
+    init = check_init(request.init, info, request.hidden, request.snapshots) if request.init else None
     problem = check_hyperparameters(registry, request.algo, request.hyperparameters)
     if problem:
         raise ParameterError(problem)
@@ -94,9 +116,78 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
                              resources=request.resources)
     run = _Run(registry, store, request, info.env_id, learner, progress)
     try:
-        return run.loop(base)
+        if init is not None:
+            restore(learner, init[1], request.algo)
+            run.parent = init[0]
+            if store is not None:  # the lineage's root must be a player (a clone made with another store)
+                store.register_player(init[0], "snapshot", env=info.env_id, checkpoint=str(init[1]))
+            progress.say(f"Starting from {init[0]} ({init[1]}).")
+        return {**run.loop(base), "init": init[0] if init else None}
     finally:
         learner.stop()
+
+
+def snapshot_folder(spec: str, snapshots: Path) -> tuple[str, Path]:
+    """(player id, folder) of a snapshot given as `snapshot/NAME`, `NAME` or a folder path; one line when it is not
+    there."""
+    name = spec.removeprefix("snapshot/")
+    folder = Path(name) if os.sep in name or name.startswith(".") else Path(snapshots) / name
+    if not (folder / "meta.json").is_file():
+        if not folder.exists():
+            known = sorted(p.name for p in Path(snapshots).iterdir() if (p / "meta.json").is_file()) \
+                if Path(snapshots).is_dir() else []
+            raise UnknownIdError("snapshot", name, known, "arena snapshots", where=str(snapshots))
+        raise UsageError(f"Snapshot {folder} is incomplete: meta.json is missing.")
+    return f"snapshot/{folder.name}", folder
+
+
+def check_init(spec: str, info: Any, hidden: tuple[int, ...], snapshots: Path) -> tuple[str, Path]:
+    """Check, before anything starts, that snapshot `spec` can seed a learner of this game with these hidden sizes;
+    returns (its player id, its folder)."""
+    player, folder = snapshot_folder(spec, snapshots)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        env, obs_dim, actions = str(meta["env"]), int(meta["obs_dim"]), int(meta["num_actions"])
+        layers = [int(h) for h in meta["hidden"]]
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"--init {player}: {folder / 'meta.json'} is not a snapshot's metadata.") from None
+    if family(env) != family(info.env_id):
+        raise UsageError(f"--init {player} was trained on {env}, not {info.env_id}.")
+    if int(meta.get("features", 1)) != FEATURES:
+        raise UsageError(f"--init {player} uses an older observation encoding (features {meta.get('features', 1)}); "
+                         "it plays, but cannot seed a learner.")
+    if obs_dim != feature_dim(info) or actions != info.num_actions:
+        raise UsageError(f"--init {player} sees {obs_dim} features and {actions} actions, {info.env_id} "
+                         f"{feature_dim(info)} and {info.num_actions}.")
+    if layers != list(hidden):
+        raise UsageError(f"--init {player} has hidden layers {','.join(map(str, layers)) or 'none'}, this run "
+                         f"{','.join(map(str, hidden))}; pass --hidden {','.join(map(str, layers))}.")
+    if meta.get("activation", "tanh") != "tanh":
+        raise UsageError(f"--init {player} uses {meta['activation']} units; the learners here use tanh.")
+    return player, folder
+
+
+def _clone(registry: Any, store: Any, request: TrainRequest, progress: Progress) -> dict[str, Any]:
+    """`arena train --algo bc --data DIR`: behaviour cloning, evaluated like a training run's final snapshot."""
+    from arena.services.dataset import behaviour_clone, data_players, read
+
+    if request.data is None:
+        raise UsageError(f"{request.algo} learns from a dataset: give --data DIR (write one with "
+                         "`arena dataset export`).")
+    if request.init:
+        raise UsageError(f"--init starts a learner that plays; {request.algo} starts from its --data.")
+    opponents = [o for o in request.opponents if o != SELF] or data_players(read(request.data))
+    started = time.monotonic()
+    doc = behaviour_clone(registry, request.env, request.data, hidden=request.hidden, seed=request.seed,
+                          name=request.name, snapshots_dir=request.snapshots, minutes=request.stop_minutes,
+                          epochs=request.epochs, iterations=request.stop_iterations, holdout=request.holdout,
+                          algo=request.algo, hyperparameters=request.hyperparameters, resources=request.resources,
+                          store=store, opponents=opponents, eval_games=request.eval_games, workers=request.workers,
+                          progress=progress)
+    return {**doc, "stop_reason": "data cloned", "env_steps": 0, "illegal_actions": 0,
+            "minutes": round((time.monotonic() - started) / 60, 2), "snapshots": [doc["snapshot"]],
+            "final": doc["snapshot"], "scores": doc.get("scores", {}), "eval_games": request.eval_games,
+            "db": str(store.path) if store is not None else None, "init": None}
 
 
 class _Run:
@@ -108,6 +199,7 @@ class _Run:
                                                                                      learner, progress)
         self.windows: dict[str, deque[float]] = {k: deque(maxlen=WINDOW) for k in request.opponents if k != SELF}
         self.snapshots: list[str] = []
+        self.parent: str | None = None  # what the first snapshot descends from (--init)
         self.illegal = 0
 
     def loop(self, base: str) -> dict[str, Any]:
@@ -165,7 +257,7 @@ class _Run:
 
     def freeze(self, name: str) -> str:
         """Export a snapshot, record it as a player with its lineage, and return its name."""
-        parent = f"snapshot/{self.snapshots[-1]}" if self.snapshots else None
+        parent = f"snapshot/{self.snapshots[-1]}" if self.snapshots else self.parent
         folder = self.learner.snapshot(name, parent=parent, directory=self.req.snapshots / name)
         if self.store is not None:
             self.store.register_player(f"snapshot/{name}", "snapshot", env=self.env_id, parent=parent,
