@@ -143,4 +143,5 @@ class OfflineLearner(Protocol):
         passes, `iterations` iterations or `minutes` (those given; the first reached stops it), and write snapshot
         `folder` with a value head fitted to the outcomes (discounted by value_gamma per own move left). Returns
         figures for the summary: held_out_accuracy (None when nothing is held out), train_accuracy,
-        held_out_moves, train_moves, samples, iterations, epochs, value_mse, held_out_value_mse."""
+        held_out_cross_entropy, train_cross_entropy, held_out_moves, train_moves, samples, iterations, epochs,
+        value_mse, held_out_value_mse."""

@@ -64,8 +64,9 @@ def _config(folder: Path, skip: Sequence[Path], obs_dim: int, num_actions: int, 
             # iterates over it in memory.
             map_batches_kwargs={"concurrency": 1, "num_cpus": 1, "max_restarts": 0},
             # Rows are stored game by game; a shuffle buffer mixes the minibatches.
+            # drop_last: an epoch's remainder (4 rows of 19,460, say) is no minibatch to take a step on.
             iter_batches_kwargs={"prefetch_batches": 1, "local_shuffle_buffer_size": 8 * batch,
-                                 "local_shuffle_seed": seed},
+                                 "local_shuffle_seed": seed, "drop_last": True},
         )
         # The PPO module: BC's loss needs only its logits, and the trained weights load into a PPO learner as they
         # are (separate actor and critic encoders, as Arena's PPO builds them).
@@ -132,8 +133,9 @@ class BehaviourCloning:
 
         rows = sum(pq.ParquetFile(f).metadata.num_rows for f in train_files)
         hp = {**DEFAULT_HYPERPARAMETERS, **hyperparameters}
-        batch = int(hp["train_batch_size_per_learner"])
-        per_call = max(1, min(ITERATIONS_PER_CALL, math.ceil(rows / batch)))
+        batch = max(1, min(int(hp["train_batch_size_per_learner"]), rows))  # a minibatch is never more than the data
+        hyperparameters = {**hyperparameters, "train_batch_size_per_learner": batch}
+        per_call = max(1, min(ITERATIONS_PER_CALL, rows // batch))
         connect(resources.get("address"))
         _quiet_data()
         started = time.monotonic()
@@ -143,15 +145,20 @@ class BehaviourCloning:
                        resources).build_algo()
         samples = done = 0
         loss = math.nan
+        interrupted = False
         try:
             while True:
-                result = algo.train()
+                try:
+                    result = algo.train()
+                except KeyboardInterrupt:  # Ctrl-C: keep what was learned so far, as a training run does
+                    interrupted = True
+                    break
                 done += 1
                 samples += per_call * batch
                 stats = result.get("learners", {}).get("default_policy", {})
-                loss = float(stats.get("policy_loss", math.nan))
+                loss = float(stats.get("policy_loss", math.nan))  # RLlib logs the last minibatch's only
                 progress.say(f"bc iter {done:>4}  samples {samples:>9,}  epoch {samples / rows:5.2f}  "
-                             f"loss {loss:.4f}")
+                             f"minibatch loss {loss:.4f}")
                 if epochs is not None and samples >= epochs * rows or iterations is not None and done >= iterations:
                     break
                 if minutes is not None and time.monotonic() - started >= minutes * 60:
@@ -177,29 +184,35 @@ class BehaviourCloning:
         bc_epochs = samples / rows if rows else 0.0
         value, value_mse, held_value_mse = fit_value(policy, meta, train, held, gamma=value_gamma, seed=seed,
                                                      epochs=max(1, min(20, round(bc_epochs))))
-        figures = {"held_out_accuracy": accuracy(policy, held), "train_accuracy": accuracy(policy, train, 20_000),
+        held_accuracy, held_loss = accuracy(policy, held)
+        train_accuracy, train_loss = accuracy(policy, train, 20_000)
+        figures = {"held_out_accuracy": held_accuracy, "train_accuracy": train_accuracy,
+                   "held_out_cross_entropy": held_loss, "train_cross_entropy": train_loss,
                    "held_out_moves": int(len(held["actions"])), "train_moves": rows, "samples": samples,
                    "iterations": done, "epochs": round(bc_epochs, 2),
-                   "policy_loss": round(loss, 4) if math.isfinite(loss) else None,
-                   "value_mse": value_mse, "held_out_value_mse": held_value_mse}
+                   "value_mse": value_mse, "held_out_value_mse": held_value_mse, "interrupted": interrupted}
         meta.update({"held_out_accuracy": figures["held_out_accuracy"],
                      "value": {"hidden": list(hidden), "activation": "tanh", "gamma": value_gamma}})
         snapshot.save(Path(folder), weights, meta, value)
         return figures
 
 
-def accuracy(policy: Any, columns: Mapping[str, Any], limit: int | None = None) -> float | None:
-    """Share of the moves whose masked argmax under `policy` is the move in the data (None without moves)."""
+def accuracy(policy: Any, columns: Mapping[str, Any], limit: int | None = None) -> tuple[float | None, float | None]:
+    """(share of the moves whose masked argmax under `policy` is the move in the data, mean cross-entropy of the
+    moves under the masked policy) over the first `limit` rows; (None, None) without moves."""
     import numpy as np
     import torch
 
     n = len(columns["actions"]) if limit is None else min(limit, len(columns["actions"]))
     if n == 0:
-        return None
+        return None, None
     with torch.no_grad():
-        logits = policy(torch.from_numpy(np.ascontiguousarray(columns["x"][:n]))).numpy()
-    logits[columns["mask"][:n] <= 0] = -np.inf
-    return round(float(np.mean(logits.argmax(axis=1) == columns["actions"][:n])), 4)
+        logits = policy(torch.from_numpy(np.ascontiguousarray(columns["x"][:n])))
+        logits = logits.masked_fill(torch.from_numpy(columns["mask"][:n]) <= 0, float("-inf"))
+        actions = torch.from_numpy(columns["actions"][:n]).long()
+        loss = float(torch.nn.functional.cross_entropy(logits, actions))
+        hits = float((logits.argmax(dim=1) == actions).float().mean())
+    return round(hits, 4), round(loss, 4)
 
 
 def fit_value(policy: Any, meta: Mapping[str, Any], train: Mapping[str, Any], held: Mapping[str, Any], *,

@@ -91,7 +91,12 @@ class _Script:
     """Replays a stored game as every seat's policy: returns the stored moves in order, and keeps what the seats in
     `wanted` saw and did (features, mask, action, ply)."""
 
-    def __init__(self, info: Any, moves: Sequence[tuple[int, int]], start: int, wanted: set[int]):
+    def __init__(self, info: Any):
+        self.info = info
+        self.start(info, (), 0, set())
+
+    def start(self, info: Any, moves: Sequence[tuple[int, int]], start: int, wanted: set[int]) -> None:
+        """Replay these moves next (from index `start`, after the opening), keeping the steps of `wanted`."""
         self.info, self.moves, self.cursor, self.wanted = info, moves, start, wanted
         self.steps: dict[int, list[tuple[np.ndarray, np.ndarray, int, int]]] = {s: [] for s in wanted}
 
@@ -244,6 +249,8 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
     by_player: dict[str, int] = {}
     reasons: dict[str, int] = {}
     writer = _Writer(folder, meta)
+    script = _Script(info)  # replays every game; one bound policy per player (binding inspects signatures)
+    seats_by_player: dict[str, BoundPolicy] = {}
     started = time.monotonic()
     progress.start(f"export {info.env_id}", total)
     try:
@@ -256,7 +263,9 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
                 counts["replays"] += 1
                 continue
             seats = {s for s, seat in enumerate(stored.seats) if not wanted or seat.player in wanted}
-            why = _replay(game, stored, seats, info)
+            policies = [seats_by_player.get(seat.player) or seats_by_player.setdefault(
+                seat.player, BoundPolicy(seat.player, script)) for seat in stored.seats]
+            why = _replay(game, stored, seats, info, script, policies)
             if isinstance(why, str):
                 counts["unreplayable"] += 1
                 reasons[why] = reasons.get(why, 0) + 1
@@ -311,15 +320,16 @@ def _prepare(folder: Path, overwrite: bool) -> Path:
     return folder
 
 
-def _replay(game: Any, stored: Any, seats: set[int], info: Any) -> _Script | str:
-    """Replay one stored game, keeping the steps of `seats`; the script, or why the game does not replay."""
+def _replay(game: Any, stored: Any, seats: set[int], info: Any, script: _Script,
+            policies: Sequence[BoundPolicy]) -> _Script | str:
+    """Replay one stored game with `script` in every seat, keeping the steps of `seats`; the script, or why the game
+    does not replay."""
     moves, opening = stored.moves, stored.opening
     if len(stored.seats) != info.num_seats:
         return "seats differ from the game's"
     if tuple(a for _, a in moves[: len(opening)]) != opening:
         return "moves do not start with the opening"
-    script = _Script(info, moves, len(opening), seats)
-    policies = [BoundPolicy(seat.player, script) for seat in stored.seats]
+    script.start(info, moves, len(opening), seats)
     try:
         result = play_game(game, policies, stored.seed, opening=opening)
     except ArenaError as e:
@@ -472,8 +482,9 @@ def behaviour_clone(registry: Any, env: str, data_dir: str | Path, *, hidden: Se
                     resources: Mapping[str, Any] | None = None, store: Any = None, opponents: Sequence[str] = (),
                     eval_games: int = 100, workers: int = 1, progress: Progress = SILENT) -> dict[str, Any]:
     """Clone the behaviour in a dataset into snapshot `name` (an ordinary snapshot with a value head); returns a
-    summary: snapshot, folder, held_out_accuracy, train_accuracy, value_mse, samples (rows trained on, epochs
-    included), iterations, epochs, seconds and, with `opponents`, scores.
+    summary: snapshot, folder, held_out_accuracy, train_accuracy, held_out_cross_entropy, train_cross_entropy,
+    held_out_moves, train_moves, value_mse, held_out_value_mse, samples (rows trained on, epochs included),
+    iterations, epochs, seconds and, with `opponents`, scores and eval_games.
 
     `algo` is an offline algorithm plugin (built in: "bc", RLlib's BC on the new API stack with Arena's masked
     module). Held out: the games of the folds below round(holdout * 10) (0.1: one game in ten, by match id); their

@@ -184,7 +184,8 @@ def _clone(registry: Any, store: Any, request: TrainRequest, progress: Progress)
                           algo=request.algo, hyperparameters=request.hyperparameters, resources=request.resources,
                           store=store, opponents=opponents, eval_games=request.eval_games, workers=request.workers,
                           progress=progress)
-    return {**doc, "stop_reason": "data cloned", "env_steps": 0, "illegal_actions": 0,
+    return {**doc, "stop_reason": "interrupted" if doc.get("interrupted") else "data cloned", "env_steps": 0,
+            "illegal_actions": 0,
             "minutes": round((time.monotonic() - started) / 60, 2), "snapshots": [doc["snapshot"]],
             "final": doc["snapshot"], "scores": doc.get("scores", {}), "eval_games": request.eval_games,
             "db": str(store.path) if store is not None else None, "init": None}
