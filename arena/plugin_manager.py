@@ -24,6 +24,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "arena.plugins.connect_four",
     "arena.plugins.rps",
     "arena.plugins.snapshot",
+    "arena.plugins.puct",
     "arena.plugins.rllib_algorithms",
     "arena.plugins.rllib_offline",
     "arena.plugins.matchmakers",

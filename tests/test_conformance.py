@@ -16,8 +16,32 @@ from arena.plugin_manager import get_plugin_manager
 from arena.registry import Registry
 from arena.testing import assert_passes
 
+def _puct_snapshot() -> str:
+    """A Connect Four snapshot with a value head (random weights) for `puct`, which needs one to play at all."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    from arena.plugins import snapshot
+
+    info = Registry(get_plugin_manager()).make_game("openspiel/connect_four").info
+    meta = {"env": info.env_id, "algo": "test", "obs_dim": snapshot.feature_dim(info), "num_actions": info.num_actions,
+            "hidden": [16], "activation": "tanh", "features": snapshot.FEATURES,
+            "value": {"hidden": [16], "activation": "tanh", "gamma": 1.0}}
+    torch.manual_seed(0)
+    root = tempfile.mkdtemp(prefix="arena-conformance-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    folder = Path(root) / "c4"
+    snapshot.save(folder, snapshot.build_net(meta).state_dict(), meta,
+                  snapshot.build_net({**meta, **meta["value"]}, outputs=1).state_dict())
+    return str(folder)
+
+
 # Small search budgets so the env x policy matrix stays quick; other policies are used with their defaults.
-SMALL_BUDGET = {"mcts": "mcts:simulations=10", "alphabeta": "alphabeta:depth=2"}
+SMALL_BUDGET = {"mcts": "mcts:simulations=10", "alphabeta": "alphabeta:depth=2",
+                "puct": f"puct:snapshot={_puct_snapshot()},simulations=10"}
 
 
 def _collect() -> tuple[list[str], list[str], list[str], list[str]]:
