@@ -20,7 +20,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SCHEMA: dict[str, set[str]] = {
     "": {"name", "env", "seed", "description", "learners", "fixed", "matchmaking", "snapshots", "evaluation",
          "stop", "round", "resources", "payoff_decay"},
-    "learners": {"name", "algo", "role", "hidden", "hyperparameters"},
+    "learners": {"name", "algo", "role", "hidden", "hyperparameters", "init", "pretrain"},
+    "learners.pretrain": {"data", "players", "games", "imitate", "openings", "epochs", "minutes", "workers"},
     "fixed": {"policy", "params"},
     "snapshots": {"every", "win_rate", "against", "max_pool"},
     "evaluation": {"games", "snapshots", "top", "top_games", "openings"},
@@ -44,12 +45,29 @@ class LeagueConfigError(ArenaError):
 
 
 @dataclass(frozen=True)
+class Pretrain:
+    """[learners.pretrain]: behaviour cloning before round 1, on an exported dataset (`data`) or on `games` games per
+    pair of `players`, played and stored first, cloning the moves of `imitate` (default: every player)."""
+
+    data: Path | None = None
+    players: tuple[str, ...] = ()
+    games: int = 0
+    imitate: tuple[str, ...] = ()
+    openings: str | None = None
+    epochs: float = 10.0
+    minutes: float | None = None
+    workers: int = 2
+
+
+@dataclass(frozen=True)
 class Learner:
     name: str
     algo: str = "ppo"
     role: str = "main"
     hidden: tuple[int, ...] = (128, 128)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None  # a snapshot ("snapshot/NAME") the learner starts from
+    pretrain: Pretrain | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +201,18 @@ def load(path: str | Path, registry: Any = None) -> League:
             c.add(f"{p}.hidden", f"must be a list of positive layer sizes such as [128, 128], got {hidden!r}")
             hidden = [128, 128]
         hp = c.typed(item, "hyperparameters", p, dict, {})
-        learners.append(Learner(lname or f"learner{i}", algo, role, tuple(hidden), hp))
+        init = c.typed(item, "init", p, str)
+        if init is not None and game is not None:
+            from .services.training import check_init
+
+            try:
+                check_init(init, game.info, tuple(hidden), reg.settings.snapshots)
+            except ArenaError as e:
+                c.add(f"{p}.init", str(e).replace("--init ", "").replace("pass --hidden", "set hidden ="))
+        pretrain = _pretrain(c, reg, item["pretrain"], f"{p}.pretrain", path, game) if "pretrain" in item else None
+        if init is not None and pretrain is not None:
+            c.add(f"{p}.pretrain", "a learner starts from `init` or from `pretrain`, not both")
+        learners.append(Learner(lname or f"learner{i}", algo, role, tuple(hidden), hp, init, pretrain))
     if game is not None and learners and game.info.observation_space is None:
         c.add("env", f"{game.info.env_id} has no observation space, so no learner can train on it")
 
@@ -296,7 +325,52 @@ def load(path: str | Path, registry: Any = None) -> League:
                   eval_workers=eval_workers or 1, eval_openings=eval_openings)
 
 
-def _openings(c: _Checker, text: str | None, path: Path, game: Any) -> str | None:
+def _check_policy(c: _Checker, reg: Any, where: str, spec: str, game: Any) -> None:
+    """Report a policy spec that is unknown or cannot play the league's game."""
+    try:
+        reason = reg.make_policy(spec).check(game.info)
+    except ArenaError as e:
+        c.add(where, str(e))
+        return
+    if reason:
+        c.add(where, f"{spec} cannot play {game.info.env_id}: {reason}")
+
+
+def _pretrain(c: _Checker, reg: Any, table: Any, p: str, path: Path, game: Any) -> Pretrain | None:
+    """[learners.pretrain]: data = FOLDER, or players = [...] with games = N (per pair) and imitate = [...]."""
+    table = c.keys(table, "learners.pretrain", p)
+    data = c.typed(table, "data", p, str)
+    players = c.typed(table, "players", p, list, [])
+    games = c.typed(table, "games", p, int, 0, low=0)
+    imitate = c.typed(table, "imitate", p, list, [])
+    epochs = c.typed(table, "epochs", p, (int, float), 10.0, low=0.01)
+    minutes = c.typed(table, "minutes", p, (int, float), None, low=0.01)
+    workers = c.typed(table, "workers", p, int, 2, low=1)
+    if (data is None) == (not players):
+        c.add(p, "needs either data = FOLDER (arena dataset export) or players = [...] with games = N")
+        return None
+    folder = None
+    if data is not None:
+        folder = Path(data) if Path(data).is_absolute() else path.parent / data
+        if not folder.is_dir():
+            c.add(f"{p}.data", f"{folder} is not a folder; write one with `arena dataset export`")
+    else:
+        if len(players) < 2 or not all(isinstance(x, str) for x in players):
+            c.add(f"{p}.players", f"must list two or more policy ids, got {players!r}")
+            players = []
+        if games < 1:
+            c.add(f"{p}.games", "must be at least 1: the games played for every pair of players")
+        for spec in players if game is not None else []:
+            _check_policy(c, reg, f"{p}.players", spec, game)
+        if any(x not in players for x in imitate):
+            c.add(f"{p}.imitate", f"must name some of the players {players}, got {imitate!r}")
+    openings = _openings(c, c.typed(table, "openings", p, str), path, game, f"{p}.openings") if "openings" in table \
+        else None
+    return Pretrain(folder, tuple(players), games, tuple(imitate), openings, float(epochs),
+                    float(minutes) if minutes is not None else None, workers)
+
+
+def _openings(c: _Checker, text: str | None, path: Path, game: Any, where: str = "evaluation.openings") -> str | None:
     """[evaluation] openings: random:plies=K or a file (relative to the league file), checked against the game."""
     if text is None:
         return None
@@ -307,7 +381,7 @@ def _openings(c: _Checker, text: str | None, path: Path, game: Any) -> str | Non
         if game is not None:
             Book(game, spec)
     except ArenaError as e:
-        c.add("evaluation.openings", str(e).replace("--openings ", ""))
+        c.add(where, str(e).replace("--openings ", ""))
         return None
     return spec.path or spec.text
 

@@ -23,6 +23,9 @@ TINY_HP = {"train_batch_size_per_learner": 128, "minibatch_size": 64, "num_epoch
 ARENA = [sys.executable, "-c", "from arena.cli import main; main()"]
 
 
+C4_LEAGUE = 'name = "x"\nenv = "openspiel/connect_four"\n[[learners]]\nname = "a"\n'
+
+
 def arena(*args: str):
     return CliRunner().invoke(build_cli(Registry()), list(args), obj=Registry())
 
@@ -63,8 +66,19 @@ def test_every_problem_in_a_league_file_is_one_line_with_its_key(tmp_path):
      '[stop]\nrounds = 1', "no hyperparameter lr_rate"),
     ('name = "x"\nenv = "openspiel/connect_four"\n[[learners]]\nname = "a"\n[snapshots]\nwin_rate = 0.5\n'
      'against = ["heuristic"]\n[stop]\nrounds = 1', "snapshots.against[0]"),
+    (f'{C4_LEAGUE}init = "snapshot/nowhere"\n[stop]\nrounds = 1', "learners[0].init: Unknown snapshot 'nowhere'"),
+    (f'{C4_LEAGUE}[learners.pretrain]\nplayers = ["random", "mcst"]\ngames = 2\n[stop]\nrounds = 1',
+     "learners[0].pretrain.players"),
+    (f'{C4_LEAGUE}[learners.pretrain]\nplayers = ["random", "mcts"]\ngames = 2\nimitate = ["alphabeta"]\n'
+     '[stop]\nrounds = 1', "learners[0].pretrain.imitate"),
+    (f'{C4_LEAGUE}[learners.pretrain]\nplayers = ["random", "mcts"]\ndata = "d"\n[stop]\nrounds = 1',
+     "needs either data"),
+    (f'{C4_LEAGUE}[learners.pretrain]\ndata = "missing"\n[stop]\nrounds = 1', "learners[0].pretrain.data"),
+    (f'{C4_LEAGUE}[learners.pretrain]\nplayers = ["random", "mcts"]\ngames = 0\nopenings = "random:plies=99"\n'
+     '[stop]\nrounds = 1', "learners[0].pretrain.games"),
 ])
-def test_bad_league_files_are_refused_before_ray(tmp_path, text, fragment):
+def test_bad_league_files_are_refused_before_ray(tmp_path, text, fragment, monkeypatch):
+    monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snapshots"))
     path = tmp_path / "league.toml"
     path.write_text(text)
     with pytest.raises(LeagueConfigError) as e:
@@ -76,7 +90,8 @@ def test_bad_league_files_are_refused_before_ray(tmp_path, text, fragment):
 def tiny(path: Path, **changes):
     """A shipped league cut to a tiny budget: 1 round of 1 iteration, few evaluation games, small batches."""
     league = load(path)
-    learners = tuple(dataclasses.replace(x, hidden=(16,), hyperparameters=TINY_HP) for x in league.learners)
+    learners = tuple(dataclasses.replace(x, hidden=(16,), hyperparameters=TINY_HP, pretrain=None)
+                     for x in league.learners)  # test_a_pretrained_learner_* covers pretraining
     return dataclasses.replace(league, learners=learners, iterations_per_round=1, eval_games=2, stop_rounds=1,
                                stop_minutes=None, stop_win_rate=None, **changes)
 
@@ -137,6 +152,57 @@ def test_matchmaking_tables_follow_the_pool_and_resume_continues_rounds(tmp_path
         assert any(k == "snapshot/connect_four-main-r001" for k in second["tables"]["main"])  # round 1's snapshot
         assert second["learners"]["main"]["iteration"] == 2  # round 2 continued from round 1's checkpoint
         assert state.pool(store, league.name).get("main").parent == "snapshot/connect_four-main-r001"
+
+
+PRETRAIN_TOML = """
+name = "pre"
+env = "openspiel/connect_four"
+[[learners]]
+name = "main"
+hidden = [16]
+hyperparameters = { train_batch_size_per_learner = 128, minibatch_size = 64, num_epochs = 1 }
+[learners.pretrain]
+players = ["random", "connect_four_heuristic"]
+games = 4
+imitate = ["connect_four_heuristic"]
+epochs = 1
+[[fixed]]
+policy = "random"
+[evaluation]
+games = 2
+[stop]
+rounds = 1
+"""
+
+
+def test_a_pretrained_learner_starts_from_its_clone_and_a_resume_does_not_clone_again(tmp_path, monkeypatch,
+                                                                                      ray_local):
+    import json
+
+    from arena.services.recording import open_store
+    from arena.services.scheduler import Scheduler
+    from arena.store import leagues as state
+
+    monkeypatch.setenv("ARENA_SNAPSHOTS", str(tmp_path / "snapshots"))
+    path = tmp_path / "pre.toml"
+    path.write_text(PRETRAIN_TOML)
+    league = load(path)
+    lines: list[str] = []
+    with open_store(tmp_path / "a.db") as store:
+        Scheduler(league, store, Registry(), run_dir=tmp_path / "runs", echo=lines.append).run()
+        clone = tmp_path / "snapshots" / "pre-main-pretrain"
+        meta = json.loads((clone / "meta.json").read_text())
+        assert meta["hidden"] == [16] and meta["value"] and (clone / "value.pt").is_file()
+        assert any(line.startswith("Pretrained main by behaviour cloning") for line in lines)
+        assert "Learner main starts from snapshot/pre-main-pretrain." in lines
+        played = store.db.execute("SELECT count(*) FROM matches WHERE event = 'dataset'").fetchone()[0]
+        assert played == 4  # the pretraining games are stored (and rated) like any other
+        assert state.get(store, "pre")["elapsed_s"] > 0
+        lines.clear()
+        more = dataclasses.replace(league, stop_rounds=2)
+        Scheduler(more, store, Registry(), run_dir=tmp_path / "runs", resume=True, echo=lines.append).run()
+        assert not any("Pretrain" in line or "starts from" in line for line in lines)  # from round 1's checkpoint
+        assert store.db.execute("SELECT count(*) FROM matches WHERE event = 'dataset'").fetchone()[0] == played
 
 
 LEAGUE_TOML = """

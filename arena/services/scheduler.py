@@ -25,8 +25,9 @@ import numpy as np
 
 from arena.config import League
 from arena.errors import ArenaError
-from arena.learners import create_learner
+from arena.learners import create_learner, restore
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
+from arena.services.training import check_init
 from arena.ratings import conservative
 from arena.services.headtohead import HeadToHead, first_player_scores
 from arena.store import leagues as state
@@ -108,6 +109,47 @@ class Scheduler:
                     raise ArenaError(f"League {lg.name}: learner {x.name}'s checkpoint of round {trained} is missing "
                                      f"({path}). Restore the folder or start the league under another name.")
                 self.sessions[x.name].load(path)
+            elif x.init or x.pretrain:
+                folder = self._pretrain(x) if x.pretrain else check_init(x.init, self._info(), x.hidden,
+                                                                         self.reg.settings.snapshots)[1]
+                restore(self.sessions[x.name], folder, x.algo)
+                self.echo(f"Learner {x.name} starts from snapshot/{folder.name}.")
+
+    def _info(self) -> Any:
+        game = self.reg.make_game(self.league.env)
+        game.close()
+        return game.info
+
+    def _pretrain(self, x: Any) -> Path:
+        """[learners.pretrain]: play and store the games (or take the dataset), export them, and clone them into
+        snapshot LEAGUE-LEARNER-pretrain; its time counts towards the league's minutes. A snapshot left by an
+        earlier, interrupted start is used as it is."""
+        from arena.services.dataset import behaviour_clone, export, generate
+
+        lg, pre = self.league, x.pretrain
+        name = f"{lg.name}-{x.name}-pretrain"
+        folder = self.reg.settings.snapshots / name
+        if (folder / "meta.json").is_file():
+            return folder
+        started = time.monotonic()
+        data = pre.data
+        if data is None:
+            self.echo(f"Pretraining {x.name}: {pre.games} games for each pair of {', '.join(pre.players)} "
+                      f"on {pre.workers} workers.")
+            generate(self.reg, self.store, env=lg.env, players=list(pre.players), games=pre.games,
+                     workers=pre.workers, seed=lg.seed, openings=pre.openings)
+            data = self.run_dir / "pretrain" / x.name
+            export(self.reg, self.store, env=lg.env, out=data, players=list(pre.imitate or pre.players),
+                   overwrite=True)
+        result = behaviour_clone(self.reg, lg.env, data, hidden=x.hidden, seed=lg.seed, name=name,
+                                 snapshots_dir=self.reg.settings.snapshots, epochs=pre.epochs, minutes=pre.minutes,
+                                 store=self.store)
+        spent = time.monotonic() - started
+        self.elapsed += spent
+        accuracy = result.get("held_out_accuracy")
+        self.echo(f"Pretrained {x.name} by behaviour cloning in {spent / 60:.1f} min: {result.get('samples', 0):,} "
+                  f"samples" + (f", held-out move accuracy {accuracy:.3f}" if accuracy is not None else "") + ".")
+        return folder
 
     def _tick(self) -> float:
         """Add the wall time since the last tick to the league's total (kept across runs for the minutes rule)."""
