@@ -8,10 +8,12 @@ seats' final outcomes. Nothing here is imported at CLI start-up: ray and torch a
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,18 @@ def _quiet_data() -> None:
         handler.setLevel(logging.ERROR)
 
 
+@contextlib.contextmanager
+def _hushed() -> Any:
+    """Ray's deprecation warnings, which Ray re-enables for itself when imported, hidden unless verbose (RLlib's own
+    offline pipeline passes arguments Ray Data deprecates)."""
+    from arena import logs
+
+    with warnings.catch_warnings():
+        if not logs.is_verbose():
+            warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 class BehaviourCloning:
     """`bc`: an offline algorithm (arena.protocols.OfflineLearner). It does not meet opponents; it clones data."""
 
@@ -149,7 +163,8 @@ class BehaviourCloning:
         try:
             while True:
                 try:
-                    result = algo.train()
+                    with _hushed():
+                        result = algo.train()
                 except KeyboardInterrupt:  # Ctrl-C: keep what was learned so far, as a training run does
                     interrupted = True
                     break
