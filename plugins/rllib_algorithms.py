@@ -48,6 +48,10 @@ class Resources:
     num_learners: int = 0
     num_gpus_per_learner: float = 0.0
     address: str | None = None  # a Ray cluster; None starts a local Ray on all of this machine's CPUs
+    # Torch threads in this process, where sampling and the update run with 0 EnvRunners and 0 Learners: the
+    # networks are small, and on 2 cores torch's default of 2 threads made a PPO iteration 3-8x slower under load
+    # (benchmarks/sampling_throughput.py --torch-threads). None leaves torch's default.
+    torch_threads: int | None = 1
 
 
 @dataclass
@@ -124,7 +128,12 @@ class Session:
         from .ray_session import connect
 
         self.spec = spec
-        connect(spec.resources.address)
+        r = spec.resources
+        if r.torch_threads and r.num_env_runners == 0 and r.num_learners == 0:
+            import torch
+
+            torch.set_num_threads(r.torch_threads)
+        connect(r.address)
         from arena.registry import Registry
 
         self.env_id = Registry().make_game(spec.env).info.env_id  # canonical, for snapshot metadata
