@@ -139,7 +139,7 @@ class BehaviourCloning:
         import pyarrow.parquet as pq
 
         from arena.features import FEATURES
-        from arena.services.dataset import load_columns
+        from arena.services.cloning import load_columns
 
         from . import snapshot
         from .ray_session import connect

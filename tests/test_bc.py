@@ -12,6 +12,7 @@ pytest.importorskip("ray.rllib")
 
 from arena.features import FEATURES  # noqa: E402
 from arena.registry import Registry  # noqa: E402
+from arena.services import cloning as cl
 from arena.services import dataset as ds  # noqa: E402
 from arena.services.recording import open_store  # noqa: E402
 from arena.services.training import TrainRequest, train  # noqa: E402
@@ -38,7 +39,7 @@ def cloned(tmp_path_factory, local_ray):
         mp.setenv("ARENA_SNAPSHOTS", str(folder / "snapshots"))  # where snapshot/NAME plays from
         ds.generate(registry, store, env=ENV, players=["connect_four_heuristic", "random"], games=40, seed=1)
         ds.export(registry, store, env=ENV, out=folder / "data", players=["connect_four_heuristic"])
-        doc = ds.behaviour_clone(registry, ENV, folder / "data", hidden=HIDDEN, seed=0, name="clone",
+        doc = cl.behaviour_clone(registry, ENV, folder / "data", hidden=HIDDEN, seed=0, name="clone",
                                  snapshots_dir=folder / "snapshots", epochs=30, holdout=0.2,
                                  hyperparameters={"train_batch_size_per_learner": 64}, store=store,
                                  opponents=["random"], eval_games=10)
@@ -47,9 +48,9 @@ def cloned(tmp_path_factory, local_ray):
 
 def test_the_clone_predicts_held_out_moves_better_than_chance_and_beats_random(cloned):
     folder, _, doc = cloned
-    data = ds.read(folder / "data")
+    data = cl.read(folder / "data")
     train_files, held = data.split(0.2)
-    columns = ds.load_columns(held, data.obs_dim, data.num_actions)
+    columns = cl.load_columns(held, data.obs_dim, data.num_actions)
     chance = float(np.mean(1.0 / columns["mask"].sum(axis=1)))  # a uniformly random legal move
     assert doc["held_out_moves"] == len(columns["actions"]) > 0
     assert doc["held_out_accuracy"] > chance + 0.1, (doc, chance)
@@ -67,8 +68,8 @@ def test_the_clone_is_an_ordinary_snapshot_with_a_value_head_fitted_to_the_outco
     assert meta["algo"] == "bc" and meta["hidden"] == list(HIDDEN) and meta["features"] == FEATURES
     assert meta["value"] == {"hidden": list(HIDDEN), "activation": "tanh", "gamma": 1.0}
     value = snapshot.load_value(path, meta)
-    data = ds.read(folder / "data")
-    columns = ds.load_columns(data.files, data.obs_dim, data.num_actions)
+    data = cl.read(folder / "data")
+    columns = cl.load_columns(data.files, data.obs_dim, data.num_actions)
     import torch
 
     with torch.no_grad():

@@ -19,6 +19,7 @@ from arena.errors import UnknownIdError, UsageError
 from arena.features import FEATURES, feature_dim, features
 from arena.match import play_game
 from arena.registry import Registry
+from arena.services import cloning as cl
 from arena.services import dataset as ds
 from arena.services.recording import open_store
 from arena.services.training import TrainRequest, check_init, train
@@ -106,11 +107,11 @@ def test_export_replays_every_seat_into_rllib_columns_with_the_observations_the_
 
 def test_the_files_carry_the_game_and_sizes_and_the_folds_split_games_not_moves(stored, registry):
     folder, _, _ = stored
-    data = ds.read(folder / "all")
+    data = cl.read(folder / "all")
     info = registry.make_game(ENV).info
     assert data.env == info.env_id and data.obs_dim == feature_dim(info) and data.num_actions == info.num_actions
     assert data.features == FEATURES and sum(data.rows) == len(rows(folder / "all")["actions"])
-    ds.check_fits(data, info)
+    cl.check_fits(data, info)
     train_files, held = data.split(0.3)
     assert set(train_files) | set(held) == set(data.files) and not set(train_files) & set(held)
     for f in held:
@@ -118,7 +119,7 @@ def test_the_files_carry_the_game_and_sizes_and_the_folds_split_games_not_moves(
     for f in train_files:
         ids = set(pq.read_table(f, columns=["match_id"]).column("match_id").to_pylist())
         assert all(ds.fold_of(m) >= 3 for m in ids)
-    cols = ds.load_columns(data.files, data.obs_dim, data.num_actions)
+    cols = cl.load_columns(data.files, data.obs_dim, data.num_actions)
     assert cols["x"].shape == (sum(data.rows), data.obs_dim) and cols["mask"][np.arange(len(cols["actions"])),
                                                                                cols["actions"]].all()
 
@@ -171,16 +172,16 @@ def test_data_that_is_missing_empty_foreign_or_for_another_game_is_refused_in_on
                         (tmp_path / "text", "no Parquet files"), (tmp_path / "fake", "not a Parquet file"),
                         (tmp_path / "plain", "not an Arena dataset")]:
         with pytest.raises(ds.DatasetError, match=words) as e:
-            ds.read(path)
+            cl.read(path)
         assert "\n" not in str(e.value)
-    data = ds.read(folder / "all")
+    data = cl.read(folder / "all")
     for env, words in [("openspiel/tic_tac_toe", "is from openspiel/connect_four"),
                        ("pettingzoo/connect_four_v3", "is from openspiel/connect_four")]:
         with pytest.raises(ds.DatasetError, match=words):
-            ds.check_fits(data, registry.make_game(env).info)
+            cl.check_fits(data, registry.make_game(env).info)
     shaped = replace(data, obs_dim=data.obs_dim + 1)
     with pytest.raises(ds.DatasetError, match="features and"):
-        ds.check_fits(shaped, registry.make_game(ENV).info)
+        cl.check_fits(shaped, registry.make_game(ENV).info)
 
 
 class Refuse:
@@ -196,16 +197,16 @@ def test_behaviour_clone_and_init_check_everything_before_starting(tmp_path, sto
     bc = registry.resolve("algorithm", "bc").load()
     monkeypatch.setattr(bc, "clone", Refuse.clone)
     with pytest.raises(ds.DatasetError, match="is from openspiel/connect_four"):
-        ds.behaviour_clone(registry, "openspiel/tic_tac_toe", folder / "all", snapshots_dir=tmp_path)
+        cl.behaviour_clone(registry, "openspiel/tic_tac_toe", folder / "all", snapshots_dir=tmp_path)
     with pytest.raises(ds.DatasetError, match="is empty"):
         (tmp_path / "empty").mkdir()
-        ds.behaviour_clone(registry, ENV, tmp_path / "empty", snapshots_dir=tmp_path)
+        cl.behaviour_clone(registry, ENV, tmp_path / "empty", snapshots_dir=tmp_path)
     with pytest.raises(UsageError, match="no hyperparameter"):
-        ds.behaviour_clone(registry, ENV, folder / "all", snapshots_dir=tmp_path, hyperparameters={"lrr": 1})
+        cl.behaviour_clone(registry, ENV, folder / "all", snapshots_dir=tmp_path, hyperparameters={"lrr": 1})
     with pytest.raises(UnknownIdError, match="policy"):
-        ds.behaviour_clone(registry, ENV, folder / "all", snapshots_dir=tmp_path, opponents=["no-such-bot"])
+        cl.behaviour_clone(registry, ENV, folder / "all", snapshots_dir=tmp_path, opponents=["no-such-bot"])
     with pytest.raises(UsageError, match="learns by playing"):
-        ds.behaviour_clone(registry, ENV, folder / "all", snapshots_dir=tmp_path, algo="ppo")
+        cl.behaviour_clone(registry, ENV, folder / "all", snapshots_dir=tmp_path, algo="ppo")
     with pytest.raises(UsageError, match="give --data"):
         train(registry, None, TrainRequest(env=ENV, algo="bc", snapshots=tmp_path))
     with pytest.raises(UsageError, match="--data is for offline"):

@@ -95,7 +95,7 @@ def export_cmd(ctx: click.Context, env: str, out: str, players: str | None, leag
 @json_option("Print JSON.")
 def info_cmd(folder: str, as_json: bool) -> None:
     """What a dataset folder holds: its game, sizes, files and players."""
-    from arena.services.dataset import read
+    from arena.services.cloning import read
 
     data = read(folder)
     doc: dict[str, Any] = {"path": str(data.path), "env": data.env, "obs_dim": data.obs_dim,

@@ -124,7 +124,8 @@ class Scheduler:
         """[learners.pretrain]: play and store the games (or take the dataset), export them, and clone them into
         snapshot LEAGUE-LEARNER-pretrain; its time counts towards the league's minutes. A snapshot left by an
         earlier, interrupted start is used as it is."""
-        from arena.services.dataset import behaviour_clone, export, generate
+        from arena.services.cloning import behaviour_clone
+        from arena.services.dataset import export, generate
 
         lg, pre = self.league, x.pretrain
         name = f"{lg.name}-{x.name}-pretrain"

@@ -169,7 +169,7 @@ def check_init(spec: str, info: Any, hidden: tuple[int, ...], snapshots: Path) -
 
 def _clone(registry: Any, store: Any, request: TrainRequest, progress: Progress) -> dict[str, Any]:
     """`arena train --algo bc --data DIR`: behaviour cloning, evaluated like a training run's final snapshot."""
-    from arena.services.dataset import behaviour_clone, data_players, read
+    from arena.services.cloning import behaviour_clone, data_players, read
 
     if request.data is None:
         raise UsageError(f"{request.algo} learns from a dataset: give --data DIR (write one with "
