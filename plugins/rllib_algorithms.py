@@ -67,6 +67,10 @@ class TrainSpec:
     resources: Resources = field(default_factory=Resources)
 
 
+# Hyperparameters of Arena's env rather than of RLlib's algorithm config.
+ENV_HYPERPARAMETERS = {"opening_plies"}
+
+
 def _config(spec: TrainSpec) -> Any:
     from ray.rllib.algorithms.appo import APPOConfig
     from ray.rllib.algorithms.dqn import DQNConfig
@@ -83,12 +87,14 @@ def _config(spec: TrainSpec) -> Any:
                                   "appo": (APPOConfig, MaskedAPPOTorchRLModule),
                                   "dqn": (DQNConfig, MaskedDQNTorchRLModule)}[spec.algo]
     r = spec.resources
+    rllib_hp = {k: v for k, v in spec.hyperparameters.items() if k not in ENV_HYPERPARAMETERS}
     config = (
         config_class()
         # RLlib's env pre-check steps with unmasked random actions, which the bridge refuses by design; the
         # bridge's contract is checked by Arena's own tests instead.
         .environment(ArenaMultiAgentEnv, env_config={"env": spec.env, "module": MODULE, "table": dict(spec.table),
                                                      "seed": spec.seed,
+                                                     "opening_plies": int(spec.hyperparameters.get("opening_plies", 0)),
                                                      # the driver's plugin block list, for the EnvRunners' registry
                                                      "blocked": list(Settings.from_environment().blocked)},
                      disable_env_checking=True)
@@ -106,11 +112,15 @@ def _config(spec: TrainSpec) -> Any:
         from arena.errors import ParameterError
 
         raise ParameterError(problem)
-    return config.training(**{**DEFAULT_HYPERPARAMETERS.get(spec.algo, {}), **spec.hyperparameters})
+    return config.training(**{**DEFAULT_HYPERPARAMETERS.get(spec.algo, {}), **rllib_hp})
 
 
 def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[str, Any]) -> str | None:
-    unknown = sorted(k for k in hyperparameters if k.startswith("_") or not hasattr(config, k))
+    plies = hyperparameters.get("opening_plies", 0)
+    if not isinstance(plies, int) or isinstance(plies, bool) or plies < 0:
+        return f"opening_plies must be a whole number of plies, 0 or more, not {plies!r}."
+    unknown = sorted(k for k in hyperparameters
+                     if k not in ENV_HYPERPARAMETERS and (k.startswith("_") or not hasattr(config, k)))
     if not unknown:
         return None
     import difflib

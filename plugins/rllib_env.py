@@ -119,6 +119,9 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.rng = np.random.default_rng(config.get("seed"))
         self._own = OpponentCache()  # opponents with per-game state, this env's alone
         self.max_loaded = int(config.get("max_loaded_opponents", MAX_LOADED))
+        # Episodes start after 0..K uniformly random plies (both sides), so the learner meets the positions that
+        # evaluation openings (random:plies=K) lead to, not only the lines that follow from the empty board.
+        self.opening_plies = int(config.get("opening_plies", 0))
         self.set_table(config.get("table") or {SELF: 1.0})
         self.outcomes: list[tuple[str, float]] = []  # (opponent, learner score) of finished episodes
         self.illegal_actions = 0
@@ -168,9 +171,11 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
                 policy = self._policy(self.opponent, seat)
                 rng = np.random.default_rng(int(self.rng.integers(2**63)))
                 self._bots[seat] = _SeatBot(self.game, policy, seat, rng, self._moves)
-        self.game.reset(int(self.rng.integers(2**31)))
+        seed = int(self.rng.integers(2**31))
+        self.game.reset(seed)
         for bot in self._bots.values():
             bot.reset()
+        self._opening(seed)
         self._seen: set[int] = set()
         self._paid = [0.0] * self.num_seats
         self.agents = [agent_id(self.module, s) for s in sorted(self.learner_seats)]
@@ -199,6 +204,18 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         return obs, rewards, done, {"__all__": False}, {}
 
     # -- internals --------------------------------------------------------------------------------
+    def _opening(self, seed: int) -> None:
+        """Play 0..opening_plies random legal plies; a game that ends inside its opening starts again without one."""
+        for _ in range(int(self.rng.integers(self.opening_plies + 1)) if self.opening_plies else 0):
+            movers = self.game.to_move()
+            self._play({s: int(self.rng.choice(self.game.legal_actions(s))) for s in movers})
+            if not self.game.to_move():
+                self._moves.clear()
+                self.game.reset(seed)
+                for bot in self._bots.values():
+                    bot.reset()
+                return
+
     def _advance(self) -> None:
         """Let the bots move until a learner seat must act or the game is over."""
         while True:

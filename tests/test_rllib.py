@@ -482,3 +482,27 @@ def test_a_frozen_snapshot_can_be_a_training_opponent(session, tmp_path):
     assert spec in result["outcomes"] and session.illegal_actions() == 0
     session.set_table({"random": 1.0})
 
+
+
+def test_episodes_start_from_random_openings_of_up_to_k_plies():
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from arena.plugins.rllib_algorithms import _unknown_hyperparameters
+
+    def before_first_move(plies: int) -> set[int]:
+        env = ArenaMultiAgentEnv({"env": "openspiel/connect_four", "table": {"random": 1.0}, "seed": 4,
+                                  "opening_plies": plies})
+        seen = set()
+        for _ in range(40):
+            obs, _ = env.reset()
+            (agent, o), = obs.items()
+            stones = int(o["observations"][:84].sum())  # the two players' planes of OpenSpiel's tensor
+            assert stones == len(env._moves)  # the opening is on the board and in the move history
+            seen.add(stones)
+        return seen
+
+    assert before_first_move(0) <= {0, 1}  # the empty board, or the bot's first move
+    opened = before_first_move(4)
+    assert max(opened) >= 4 and len(opened) >= 4
+    assert "opening_plies must be" in _unknown_hyperparameters("ppo", PPOConfig(), {"opening_plies": -1})
+    assert _unknown_hyperparameters("ppo", PPOConfig(), {"opening_plies": 4, "lr": 0.001}) is None
