@@ -21,3 +21,19 @@ def needs_native_turn_based(game: GameInfo, who: str) -> str | None:
     if kind.reward_model != pyspiel.GameType.RewardModel.TERMINAL:
         return f"{who} needs a game whose rewards come at the end"
     return None
+
+
+def needs_two_player_deterministic(game: GameInfo, who: str) -> str | None:
+    """Why `who` (a minimax-style search) cannot search this game, or None: on top of `needs_native_turn_based`, it
+    needs two players, zero-sum, and no chance events."""
+    reason = needs_native_turn_based(game, who)
+    if reason:
+        return reason
+    import pyspiel
+
+    kind = game.native_game.get_type()
+    if game.num_seats != 2 or kind.utility != pyspiel.GameType.Utility.ZERO_SUM:
+        return f"{who} needs a two-player zero-sum game"
+    if kind.chance_mode != pyspiel.GameType.ChanceMode.DETERMINISTIC:
+        return f"{who} needs a game without chance events"
+    return None

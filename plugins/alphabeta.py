@@ -8,7 +8,7 @@ import numpy as np
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
-from ._search import needs_native_turn_based
+from ._search import needs_two_player_deterministic
 
 
 class AlphaBetaPolicy:
@@ -20,17 +20,7 @@ class AlphaBetaPolicy:
         self.depth = depth
 
     def check(self, game: GameInfo) -> str | None:
-        reason = needs_native_turn_based(game, "alpha-beta")
-        if reason:
-            return reason
-        import pyspiel
-
-        kind = game.native_game.get_type()
-        if game.num_seats != 2 or kind.utility != pyspiel.GameType.Utility.ZERO_SUM:
-            return "alpha-beta needs a two-player zero-sum game"
-        if kind.chance_mode != pyspiel.GameType.ChanceMode.DETERMINISTIC:
-            return "alpha-beta needs a game without chance events"
-        return None
+        return needs_two_player_deterministic(game, "alpha-beta")
 
     def act(self, state: Any, seat: int, game: GameInfo, rng: np.random.Generator) -> int:
         from open_spiel.python.algorithms.minimax import alpha_beta_search

@@ -29,7 +29,7 @@ from arena.errors import ParameterError
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
-from ._search import needs_native_turn_based
+from ._search import needs_two_player_deterministic
 from .snapshot import SnapshotError, features, load_value, policy_for
 
 VIRTUAL_LOSS = 1.0  # in units of the game's returns (Connect Four: +1 win, -1 loss)
@@ -124,17 +124,7 @@ class PUCTPolicy:
         self._views: dict[str, Any] = {}
 
     def check(self, game: GameInfo) -> str | None:
-        reason = self.snapshot.check(game) or needs_native_turn_based(game, "puct")
-        if reason:
-            return reason
-        import pyspiel
-
-        kind = game.native_game.get_type()
-        if game.num_seats != 2 or kind.utility != pyspiel.GameType.Utility.ZERO_SUM:
-            return "puct searches two-player zero-sum games only"
-        if kind.chance_mode != pyspiel.GameType.ChanceMode.DETERMINISTIC:
-            return "puct searches games without chance events only"
-        return None
+        return self.snapshot.check(game) or needs_two_player_deterministic(game, "puct")
 
     def act(self, state: Any, seat: int, rng: np.random.Generator, game: GameInfo,
             history: Sequence[tuple[int, int]]) -> int:
