@@ -414,6 +414,13 @@ def test_envs_of_one_env_runner_share_stateless_opponents_but_not_search_state()
     assert sum(len(env.take_outcomes()) for env in envs) == 12
 
 
+def _sigint_as_from_a_terminal() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_stops_training_cleanly_and_keeps_a_rated_snapshot(tmp_path):
     import os
     import signal
@@ -430,7 +437,10 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_a_rated_snapshot(tmp_path):
                                  "5", "--hidden", "16", "--eval-games", "4", "--name", "cc", "--db",
                                  str(tmp_path / "t.db"), "--hp", "train_batch_size_per_learner=128",
                                  "--hp", "minibatch_size=64", "--hp", "num_epochs=1"],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+                                # as from a terminal: earlier in-process tests may leave this process ignoring or
+                                # blocking SIGINT, which a child inherits (Python then never raises KeyboardInterrupt)
+                                preexec_fn=_sigint_as_from_a_terminal)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "iter    2 " not in log.read_text():
             time.sleep(0.2)
