@@ -27,9 +27,9 @@ from arena.config import League
 from arena.errors import ArenaError
 from arena.learners import create_learner, restore
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
-from arena.services.training import check_init
 from arena.ratings import conservative
 from arena.services.headtohead import HeadToHead, first_player_scores
+from arena.services.training import check_init
 from arena.store import leagues as state
 
 
