@@ -21,7 +21,8 @@ SCHEMA: dict[str, set[str]] = {
     "": {"name", "env", "seed", "description", "learners", "fixed", "matchmaking", "snapshots", "evaluation",
          "stop", "round", "resources", "payoff_decay"},
     "learners": {"name", "algo", "role", "hidden", "hyperparameters", "init", "pretrain"},
-    "learners.pretrain": {"data", "players", "games", "imitate", "openings", "epochs", "minutes", "workers"},
+    "learners.pretrain": {"data", "players", "games", "imitate", "openings", "epochs", "minutes", "workers",
+                          "teacher"},
     "fixed": {"policy", "params"},
     "snapshots": {"every", "win_rate", "against", "max_pool"},
     "evaluation": {"games", "snapshots", "top", "top_games", "openings"},
@@ -47,7 +48,8 @@ class LeagueConfigError(ArenaError):
 @dataclass(frozen=True)
 class Pretrain:
     """[learners.pretrain]: behaviour cloning before round 1, on an exported dataset (`data`) or on `games` games per
-    pair of `players`, played and stored first, cloning the moves of `imitate` (default: every player)."""
+    pair of `players`, played and stored first, cloning the moves of `imitate` (default: every player), or, with a
+    `teacher`, the teacher's move probabilities in every position of those games."""
 
     data: Path | None = None
     players: tuple[str, ...] = ()
@@ -57,6 +59,7 @@ class Pretrain:
     epochs: float = 10.0
     minutes: float | None = None
     workers: int = 2
+    teacher: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,9 +209,14 @@ def load(path: str | Path, registry: Any = None) -> League:
             from .services.training import check_init
 
             try:
-                check_init(init, game.info, tuple(hidden), reg.settings.snapshots)
+                check_init(init, game.info, tuple(hidden), reg.settings.snapshots, _features(hp))
             except ArenaError as e:
                 c.add(f"{p}.init", str(e).replace("--init ", "").replace("pass --hidden", "set hidden ="))
+        if isinstance(hp, dict) and hp.get("lookahead") is True and game is not None:
+            from .features import lookahead_unavailable
+
+            if lookahead_unavailable(game.info):
+                c.add(f"{p}.hyperparameters.lookahead", f"{lookahead_unavailable(game.info)}")
         pretrain = _pretrain(c, reg, item["pretrain"], f"{p}.pretrain", path, game) if "pretrain" in item else None
         if init is not None and pretrain is not None:
             c.add(f"{p}.pretrain", "a learner starts from `init` or from `pretrain`, not both")
@@ -346,6 +354,14 @@ def _pretrain(c: _Checker, reg: Any, table: Any, p: str, path: Path, game: Any) 
     epochs = c.typed(table, "epochs", p, (int, float), 10.0, low=0.01)
     minutes = c.typed(table, "minutes", p, (int, float), None, low=0.01)
     workers = c.typed(table, "workers", p, int, 2, low=1)
+    teacher = c.typed(table, "teacher", p, str)
+    if teacher is not None and game is not None:
+        _check_policy(c, reg, f"{p}.teacher", teacher, game)
+        try:
+            if reg.make_policy(teacher).probabilities_call is None:
+                c.add(f"{p}.teacher", f"{teacher} gives no move probabilities; a teacher needs them (mcts has them)")
+        except ArenaError:
+            pass  # _check_policy said why
     if (data is None) == (not players):
         c.add(p, "needs either data = FOLDER (arena dataset export) or players = [...] with games = N")
         return None
@@ -367,7 +383,14 @@ def _pretrain(c: _Checker, reg: Any, table: Any, p: str, path: Path, game: Any) 
     openings = _openings(c, c.typed(table, "openings", p, str), path, game, f"{p}.openings") if "openings" in table \
         else None
     return Pretrain(folder, tuple(players), games, tuple(imitate), openings, float(epochs),
-                    float(minutes) if minutes is not None else None, workers)
+                    float(minutes) if minutes is not None else None, workers, teacher)
+
+
+def _features(hyperparameters: Any) -> int:
+    """The feature encoding a learner with these hyperparameters sees (lookahead = true: version 3)."""
+    from .features import version_for
+
+    return version_for(isinstance(hyperparameters, dict) and hyperparameters.get("lookahead") is True)
 
 
 def _openings(c: _Checker, text: str | None, path: Path, game: Any, where: str = "evaluation.openings") -> str | None:

@@ -71,6 +71,12 @@ class BoundPolicy:
         self.act_call = _Call(act)
         self._reset = _Call(obj.reset) if callable(getattr(obj, "reset", None)) else None
         self._check = _Call(obj.check) if callable(getattr(obj, "check", None)) else None
+        # Optional, for a teacher (`arena dataset export --teacher`): action_probabilities(...) -> one probability
+        # per action, what it would play as a distribution (required of a teacher); value(...) -> the position's
+        # value for the player to move, in [-1, 1].
+        probs, value = getattr(obj, "action_probabilities", None), getattr(obj, "value", None)
+        self.probabilities_call = _Call(probs) if callable(probs) else None
+        self.value_call = _Call(value) if callable(value) else None
         # act_batch(calls) -> actions, each call a dict of the arguments act asks for: many games' moves at once
         self.batchable = callable(getattr(obj, "act_batch", None))
         self.resets = self._reset is not None  # keeps per-game state: one instance per game in progress

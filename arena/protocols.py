@@ -137,11 +137,13 @@ class OfflineLearner(Protocol):
     def clone(cls, params: Mapping[str, Any], *, env: str, train_files: Sequence[Path],
               held_out_files: Sequence[Path], obs_dim: int, num_actions: int, hidden: tuple[int, ...], seed: int,
               hyperparameters: Mapping[str, Any], minutes: float | None, epochs: float | None,
-              iterations: int | None, value_gamma: float, folder: Path, data: str, resources: Mapping[str, Any],
-              progress: Any) -> dict[str, Any]:
+              iterations: int | None, value_gamma: float, features: int, soft_targets: bool, folder: Path,
+              data: str, resources: Mapping[str, Any], progress: Any) -> dict[str, Any]:
         """Learn from the rows of `train_files` (the dataset folder `data` less `held_out_files`) until `epochs`
         passes, `iterations` iterations or `minutes` (those given; the first reached stops it), and write snapshot
         `folder` with a value head fitted to the outcomes (discounted by value_gamma per own move left). Returns
         figures for the summary: held_out_accuracy (None when nothing is held out), train_accuracy,
         held_out_cross_entropy, train_cross_entropy, held_out_moves, train_moves, samples, iterations, epochs,
-        value_mse, held_out_value_mse."""
+        value_mse, held_out_value_mse. `features` is the rows' encoding (arena.features), for the snapshot's
+        metadata; with `soft_targets` every row also has a teacher's move probabilities (column action_probs) to
+        imitate instead of the single move."""

@@ -8,7 +8,7 @@ import numpy as np
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
-from ._search import needs_two_player_deterministic
+from arena.gamekinds import needs_two_player_deterministic
 
 
 class AlphaBetaPolicy:

@@ -29,7 +29,7 @@ from arena.errors import ParameterError
 from arena.hookspecs import hookimpl
 from arena.types import GameInfo
 
-from ._search import needs_two_player_deterministic
+from arena.gamekinds import needs_two_player_deterministic
 from .snapshot import SnapshotError, features, load_value, policy_for
 
 VIRTUAL_LOSS = 1.0  # in units of the game's returns (Connect Four: +1 win, -1 loss)
@@ -213,7 +213,8 @@ class PUCTPolicy:
             view = self._view(tree.game)
             view.state = node.state
             history = tree.history + tuple((parent.player, parent.actions[i]) for parent, i in path)
-            rows.append(features(tree.game, view.observation(node.player), history, node.player, self.version))
+            rows.append(features(tree.game, view.observation(node.player), history, node.player, self.version,
+                                 node.state))
             legal.append(node.state.legal_actions())
         x = torch.from_numpy(np.stack(rows))
         with torch.inference_mode():

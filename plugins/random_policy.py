@@ -14,6 +14,11 @@ class RandomPolicy:
     def act(self, legal_actions: Sequence[int], rng: np.random.Generator) -> int:
         return legal_actions[int(rng.integers(len(legal_actions)))]
 
+    def action_probabilities(self, action_mask: np.ndarray) -> np.ndarray:
+        """Uniform over the legal moves."""
+        mask = np.asarray(action_mask, dtype=np.float64)
+        return mask / mask.sum()
+
 
 @hookimpl
 def register_policies(register):

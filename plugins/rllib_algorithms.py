@@ -68,7 +68,7 @@ class TrainSpec:
 
 
 # Hyperparameters of Arena's env rather than of RLlib's algorithm config.
-ENV_HYPERPARAMETERS = {"opening_plies"}
+ENV_HYPERPARAMETERS = {"opening_plies", "lookahead"}
 
 
 def _config(spec: TrainSpec) -> Any:
@@ -95,6 +95,7 @@ def _config(spec: TrainSpec) -> Any:
         .environment(ArenaMultiAgentEnv, env_config={"env": spec.env, "module": MODULE, "table": dict(spec.table),
                                                      "seed": spec.seed,
                                                      "opening_plies": int(spec.hyperparameters.get("opening_plies", 0)),
+                                                     "lookahead": bool(spec.hyperparameters.get("lookahead", False)),
                                                      # the driver's plugin block list, for the EnvRunners' registry
                                                      "blocked": list(Settings.from_environment().blocked)},
                      disable_env_checking=True)
@@ -119,6 +120,8 @@ def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[st
     plies = hyperparameters.get("opening_plies", 0)
     if not isinstance(plies, int) or isinstance(plies, bool) or plies < 0:
         return f"opening_plies must be a whole number of plies, 0 or more, not {plies!r}."
+    if not isinstance(hyperparameters.get("lookahead", False), bool):
+        return f"lookahead must be true or false, not {hyperparameters['lookahead']!r}."
     unknown = sorted(k for k in hyperparameters
                      if k not in ENV_HYPERPARAMETERS and (k.startswith("_") or not hasattr(config, k)))
     if not unknown:
@@ -144,9 +147,11 @@ class Session:
 
             torch.set_num_threads(r.torch_threads)
         connect(r.address)
+        from arena.features import version_for
         from arena.registry import Registry
 
         self.env_id = Registry().make_game(spec.env).info.env_id  # canonical, for snapshot metadata
+        self.features = version_for(bool(spec.hyperparameters.get("lookahead", False)))  # the encoding it sees
         self.algo = _config(spec).build_algo()
         self.iteration = self.env_steps = 0
 
@@ -221,7 +226,7 @@ class Session:
         meta = {"env": self.env_id, "algo": self.spec.algo,
                 "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
                 "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
-                "features": snapshot.FEATURES, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent,
+                "features": self.features, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent,
                 "value": {"hidden": hidden, "activation": "tanh",
                           "gamma": float(self.algo.config.gamma)} if value else None}
         return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta, value)
@@ -240,9 +245,9 @@ class Session:
         state = self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE]
         if list(meta["hidden"]) != hidden:
             raise snapshot.SnapshotError(f"Snapshot {folder} has hidden layers {meta['hidden']}, this learner {hidden}.")
-        if meta.get("features", 1) != snapshot.FEATURES:
-            raise snapshot.SnapshotError(f"Snapshot {folder} was trained on an older observation encoding "
-                                         f"(features {meta.get('features', 1)}); it plays, but cannot seed a learner.")
+        if meta.get("features", 1) != self.features:
+            raise snapshot.SnapshotError(f"Snapshot {folder} sees features {meta.get('features', 1)}, this learner "
+                                         f"{self.features}; it plays, but cannot seed this learner.")
         parts = [(net, SNAPSHOT_LAYERS[self.spec.algo])]
         value_net = snapshot.load_value(Path(folder), meta)
         if value_net is not None and self.spec.algo in VALUE_LAYERS and list(meta["value"]["hidden"]) == hidden:

@@ -28,7 +28,7 @@ from arena.match import argument_getter
 from arena.registry import Registry
 from arena.settings import Settings
 
-from .snapshot import feature_dim, features
+from arena.features import LOOKAHEAD, feature_dim, features, lookahead_unavailable, version_for
 
 SELF = "self"  # a table entry meaning: the learning module plays every seat (latest self-play)
 MAX_LOADED = 8  # shared opponent policies (snapshot networks included) kept in memory per EnvRunner
@@ -93,7 +93,7 @@ def _shared(blocked: tuple[str, ...]) -> ProcessShared:
 class ArenaMultiAgentEnv(MultiAgentEnv):
     """An Arena game as an RLlib MultiAgentEnv. env_config: {"env": spec, "module": id, "table": {opponent: weight},
     "seed": int, "blocked": [plugin names not to load] (default: this process's settings), "max_loaded_opponents":
-    int}."""
+    int, "opening_plies": K (episodes start after 0..K random plies), "lookahead": bool (features version 3)}."""
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         super().__init__()
@@ -103,13 +103,17 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.game = self.registry.make_game(config["env"])
         info = self.game.info
         self.module = config.get("module", "main")
+        # "lookahead": the learner also sees, per action, whether it wins at once or hands the opponent a win
+        self.features = version_for(bool(config.get("lookahead", False)))
+        if self.features >= LOOKAHEAD and lookahead_unavailable(info):
+            raise ValueError(f"{info.env_id}: {lookahead_unavailable(info)}")
         self.num_seats = info.num_seats
         self._obs_space = info.observation_space
         flat = gym.spaces.flatten_space(self._obs_space) if self._obs_space is not None else None
         if flat is None or not isinstance(flat, gym.spaces.Box):
             raise ValueError(f"{info.env_id}: observations of type {type(self._obs_space).__name__} cannot be learned")
         single = gym.spaces.Dict({
-            "observations": gym.spaces.Box(-np.inf, np.inf, (feature_dim(info),), np.float32),
+            "observations": gym.spaces.Box(-np.inf, np.inf, (feature_dim(info, self.features),), np.float32),
             "action_mask": gym.spaces.Box(0.0, 1.0, (info.num_actions,), np.float32),
         })
         self.possible_agents = [agent_id(self.module, s) for s in range(self.num_seats)]
@@ -233,7 +237,8 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         for seat in self.game.to_move():
             if seat in self.learner_seats:
                 self._seen.add(seat)
-                obs = features(self.game.info, self.game.observation(seat), self._moves, seat)
+                obs = features(self.game.info, self.game.observation(seat), self._moves, seat, self.features,
+                               self.game.native_state() if self.features >= LOOKAHEAD else None)
                 mask = np.asarray(self.game.action_mask(seat), dtype=np.float32)
                 out[agent_id(self.module, seat)] = {"observations": obs, "action_mask": mask}
         return out

@@ -39,11 +39,12 @@ def _spaces(obs_dim: int, num_actions: int) -> tuple[Any, Any]:
 
 
 def _config(folder: Path, skip: Sequence[Path], obs_dim: int, num_actions: int, hidden: Sequence[int], seed: int,
-            hyperparameters: Mapping[str, Any], iterations: int, resources: Mapping[str, Any]) -> Any:
+            hyperparameters: Mapping[str, Any], iterations: int, resources: Mapping[str, Any],
+            soft_targets: bool = False) -> Any:
     from ray.rllib.algorithms.bc import BCConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from arena.services.dataset import RLLIB_COLUMNS
+    from arena.services.dataset import RLLIB_COLUMNS, TEACHER_COLUMN
 
     from .rllib_modules import MaskedPPOTorchRLModule
 
@@ -59,7 +60,8 @@ def _config(folder: Path, skip: Sequence[Path], obs_dim: int, num_actions: int, 
             input_=[str(Path(folder).resolve())],
             # RLlib turns every column it does not know into an extra model output; Arena's own columns (match
             # id, player, ...) stay on disk.
-            input_read_method_kwargs={"columns": list(RLLIB_COLUMNS),
+            # A teacher's move probabilities (soft targets) reach the learner's batch as that extra column.
+            input_read_method_kwargs={"columns": [*RLLIB_COLUMNS, *([TEACHER_COLUMN] if soft_targets else [])],
                                       "skip_paths": [str(Path(p).resolve()) for p in skip]},
             dataset_num_iters_per_learner=iterations,
             # One pre-learner on a small machine: BC maps the data once (materialize_mapped_data) and then
@@ -76,8 +78,14 @@ def _config(folder: Path, skip: Sequence[Path], obs_dim: int, num_actions: int, 
             "fcnet_hiddens": list(hidden), "head_fcnet_hiddens": [], "vf_share_layers": False}))
         .learners(num_learners=0, num_gpus_per_learner=float(resources.get("num_gpus_per_learner") or 0))
         .debugging(seed=seed)
-        .training(**hp)
+        .training(**hp, **({"learner_class": _soft_target_learner()} if soft_targets else {}))
     )
+
+
+def _soft_target_learner() -> type:
+    from .rllib_soft_targets import SoftTargetBCTorchLearner
+
+    return SoftTargetBCTorchLearner
 
 
 def _quiet_data() -> None:
@@ -131,14 +139,13 @@ class BehaviourCloning:
     def clone(cls, params: Mapping[str, Any], *, env: str, train_files: Sequence[Path],
               held_out_files: Sequence[Path], obs_dim: int, num_actions: int, hidden: tuple[int, ...], seed: int,
               hyperparameters: Mapping[str, Any], minutes: float | None, epochs: float | None,
-              iterations: int | None, value_gamma: float,
+              iterations: int | None, value_gamma: float, features: int, soft_targets: bool,
               folder: Path, data: str, resources: Mapping[str, Any], progress: Any) -> dict[str, Any]:
         """Train RLlib's BC on `train_files` until `epochs` passes, `iterations` RLlib iterations or `minutes`
         (whichever given comes first), fit the value head, measure the held-out accuracy, and save snapshot
         `folder`; returns the figures for the summary."""
         import pyarrow.parquet as pq
 
-        from arena.features import FEATURES
         from arena.services.cloning import load_columns
 
         from . import snapshot
@@ -156,7 +163,7 @@ class BehaviourCloning:
         # the training files are the dataset folder's Parquet files but the held-out ones (and no subfolder)
         skip = [*held_out_files, *(p for p in Path(data).iterdir() if p.is_dir())]
         algo = _config(Path(data), skip, obs_dim, num_actions, hidden, seed, hyperparameters, per_call,
-                       resources).build_algo()
+                       resources, soft_targets).build_algo()
         samples = done = 0
         loss = math.nan
         interrupted = False
@@ -189,7 +196,7 @@ class BehaviourCloning:
         state = {k: torch.as_tensor(v) for k, v in state.items()}
         weights = snapshot.actor_state_dict(state, hidden, SNAPSHOT_LAYERS["ppo"])
         meta = {"env": env, "algo": "bc", "obs_dim": obs_dim, "num_actions": num_actions, "hidden": list(hidden),
-                "activation": "tanh", "features": FEATURES, "iteration": done, "env_steps": 0, "samples": samples,
+                "activation": "tanh", "features": features, "iteration": done, "env_steps": 0, "samples": samples,
                 "parent": None, "data": data}
         policy = snapshot.build_net(meta)
         policy.load_state_dict(weights)
@@ -241,7 +248,10 @@ def fit_value(policy: Any, meta: Mapping[str, Any], train: Mapping[str, Any], he
     from . import snapshot
 
     def target(columns: Mapping[str, Any]) -> Any:
-        return torch.from_numpy((columns["outcome"] * gamma ** columns["to_end"]).astype(np.float32))
+        outcome = (columns["outcome"] * gamma ** columns["to_end"]).astype(np.float32)
+        teacher = columns.get("value", np.full(len(outcome), np.nan, np.float32))
+        # where a teacher valued the position: the mean of its value and the (discounted) outcome
+        return torch.from_numpy(np.where(np.isnan(teacher), outcome, 0.5 * (outcome + teacher)).astype(np.float32))
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from arena.errors import ArenaError, UnknownIdError
-from arena.features import FEATURES, feature_dim, features, uses_last_action  # re-exported: their home is the core
+from arena.features import (FEATURES, LOOKAHEAD, feature_dim, features, lookahead_unavailable,  # re-exported: their
+                            uses_last_action)  # home is the core
 from arena.hookspecs import hookimpl
 from arena.ids import family
 from arena.settings import SNAPSHOTS_ENV_VAR, snapshots_dir
@@ -125,18 +126,21 @@ class SnapshotPolicy:
             return f"it was trained on {self.meta['env']}"
         if game.num_actions != self.meta["num_actions"] or feature_dim(game, self.version) != self.meta["obs_dim"]:
             return f"its observation or action sizes do not match {game.env_id}"
+        if self.version >= LOOKAHEAD:
+            return lookahead_unavailable(game)
         return None
 
     def act(self, observation: Any, action_mask: np.ndarray, game: GameInfo, rng: np.random.Generator,
-            history: Sequence[tuple[int, int]], seat: int) -> int:
+            history: Sequence[tuple[int, int]], seat: int, state: Any) -> int:
         return self.act_batch([{"observation": observation, "action_mask": action_mask, "game": game, "rng": rng,
-                                "history": history, "seat": seat}])[0]
+                                "history": history, "seat": seat, "state": state}])[0]
 
     def act_batch(self, calls: Sequence[Mapping[str, Any]]) -> list[int]:
         """Moves for many boards in one forward pass (the match runner batches games that wait on this snapshot)."""
         import torch
 
-        x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"], self.version) for c in calls])
+        x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"], self.version, c.get("state"))
+                      for c in calls])
         with torch.no_grad():
             logits = self.net(torch.from_numpy(x)).numpy().astype(np.float64)
         actions = []

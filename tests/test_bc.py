@@ -127,3 +127,42 @@ def test_arena_train_init_starts_ppo_from_the_clone_and_records_the_lineage(clon
     assert doc["init"] == "snapshot/clone" and parent == "snapshot/clone"
     meta = json.loads((folder / "snapshots" / doc["final"].removeprefix("snapshot/") / "meta.json").read_text())
     assert meta["algo"] == "ppo" and meta["iteration"] == 1
+
+
+def _mean_entropy(path, columns) -> float:
+    import torch
+
+    from arena.plugins import snapshot
+
+    _, net = snapshot.load(path)
+    with torch.no_grad():
+        logits = net(torch.from_numpy(columns["x"])).masked_fill(torch.from_numpy(columns["mask"]) <= 0, float("-inf"))
+        p = torch.softmax(logits, dim=1)
+        return float(-(torch.where(p > 0, p * torch.log(p), torch.zeros_like(p))).sum(dim=1).mean())
+
+
+def test_a_teacher_s_probabilities_are_what_bc_imitates_and_lookahead_snapshots_play(cloned):
+    """The heuristic's games labelled by `random` (uniform over the legal moves): the clone of those labels stays
+    near uniform, where the clone of the heuristic's own moves (the same positions) became sure of its moves."""
+    folder, registry, hard = cloned
+    with pytest.MonkeyPatch.context() as mp, open_store(folder / "a.db") as store:
+        mp.setenv("ARENA_SNAPSHOTS", str(folder / "snapshots"))
+        ds.export(registry, store, env=ENV, out=folder / "soft", players=["connect_four_heuristic"], teacher="random",
+                  lookahead=True)
+        doc = cl.behaviour_clone(registry, ENV, folder / "soft", hidden=HIDDEN, seed=0, name="soft",
+                                 snapshots_dir=folder / "snapshots", epochs=30, holdout=0.2,
+                                 hyperparameters={"train_batch_size_per_learner": 64}, store=store,
+                                 opponents=["random"], eval_games=10)
+    data = cl.read(folder / "soft")
+    assert data.teacher == "random" and data.features == 3
+    columns = cl.load_columns(data.files, data.obs_dim, data.num_actions)
+    uniform = float(np.mean(np.log(columns["mask"].sum(axis=1))))
+    soft = _mean_entropy(folder / "snapshots" / "soft", columns)
+    hard_data = cl.read(folder / "data")
+    hard_entropy = _mean_entropy(folder / "snapshots" / "clone",
+                                 cl.load_columns(hard_data.files, hard_data.obs_dim, hard_data.num_actions))
+    assert soft > 0.9 * uniform, (soft, uniform)
+    assert soft > hard_entropy + 0.2, (soft, hard_entropy)
+    meta = json.loads((folder / "snapshots" / "soft" / "meta.json").read_text())
+    assert meta["features"] == 3 and meta["obs_dim"] == data.obs_dim
+    assert set(doc["scores"]) == {"random"}  # the lookahead snapshot played its evaluation games

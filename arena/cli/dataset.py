@@ -62,11 +62,18 @@ def generate_cmd(ctx: click.Context, env: str, players: str, games: int, workers
 @click.option("--players", default=None, help="Only the moves of these players (comma-separated; default: all).")
 @click.option("--league", default=None, help="Only the games of this league.")
 @click.option("--overwrite", is_flag=True, help="Replace a dataset already in --out.")
+@click.option("--teacher", default=None, metavar="POLICY",
+              help="Label every position with this policy's move probabilities (mcts: its visit counts), which "
+                   "behaviour cloning then imitates (column action_probs).")
+@click.option("--lookahead", is_flag=True,
+              help="Features with the one-ply tactical lookahead (encoding 3), for learners with lookahead = true.")
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes exporting (and labelling) the folds.")
 @db_option("The Arena store to read")
 @json_option("Print the summary as JSON.")
 @click.pass_context
 def export_cmd(ctx: click.Context, env: str, out: str, players: str | None, league: str | None, overwrite: bool,
-               db_path: str, as_json: bool) -> None:
+               teacher: str | None, lookahead: bool, workers: int, db_path: str, as_json: bool) -> None:
     """Write the stored games of --env as RLlib offline data (Parquet, one episode per game and seat)."""
     from arena.services.dataset import export
     from arena.services.recording import open_store
@@ -74,12 +81,14 @@ def export_cmd(ctx: click.Context, env: str, out: str, players: str | None, leag
 
     with open_store(db_path, readonly=True) as store:
         doc = export(ctx.find_root().obj, store, env=env, out=out, players=split_specs(players) if players else None,
-                     league=league, overwrite=overwrite, progress=BarProgress(quiet=as_json))
+                     league=league, overwrite=overwrite, lookahead=lookahead, teacher=teacher, workers=workers,
+                     progress=BarProgress(quiet=as_json))
     if as_json:
         return print_json(doc)
     skipped = {k: doc[k] for k in ("no_moves", "replays", "unreplayable") if doc[k]}
     click.echo(f"Wrote {doc['rows']:,} moves ({doc['episodes']:,} episodes) of {doc['games']:,} games of "
-               f"{doc['env']} to {doc['out']} in {doc['seconds']:.1f} s ({doc['rows_per_s'] or 0:,.0f} moves/s).")
+               f"{doc['env']} to {doc['out']} in {doc['seconds']:.1f} s ({doc['rows_per_s'] or 0:,.0f} moves/s)"
+               + (f", labelled by {doc['teacher']}." if doc.get("teacher") else "."))
     if skipped:
         names = {"no_moves": "stored without moves", "replays": "replays of an earlier game",
                  "unreplayable": "did not replay"}
@@ -99,14 +108,16 @@ def info_cmd(folder: str, as_json: bool) -> None:
 
     data = read(folder)
     doc: dict[str, Any] = {"path": str(data.path), "env": data.env, "obs_dim": data.obs_dim,
-                           "num_actions": data.num_actions, "features": data.features, "rows": sum(data.rows),
+                           "num_actions": data.num_actions, "features": data.features, "teacher": data.teacher,
+                           "rows": sum(data.rows),
                            "files": [{"file": f.name, "fold": k, "rows": r}
                                      for f, k, r in zip(data.files, data.folds, data.rows)],
                            "rows_by_player": dict(data.players)}
     if as_json:
         return print_json(doc)
     click.echo(f"{doc['path']}: {doc['env']}, {doc['rows']:,} moves in {len(doc['files'])} files; "
-               f"{doc['obs_dim']} features, {doc['num_actions']} actions, feature encoding {doc['features']}.")
+               f"{doc['obs_dim']} features, {doc['num_actions']} actions, feature encoding {doc['features']}"
+               + (f"; labelled by {doc['teacher']}." if doc.get("teacher") else "."))
     if doc["rows_by_player"]:
         print_table(["Player", "Moves"], sorted(doc["rows_by_player"].items(), key=lambda kv: -kv[1]),
                     right=["Moves"])

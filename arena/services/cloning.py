@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from arena.errors import ParameterError, UsageError
-from arena.features import FEATURES, feature_dim
+from arena.features import FEATURES, LOOKAHEAD, feature_dim, lookahead_unavailable
 from arena.ids import base_name, family
 from arena.services.dataset import (ARENA_COLUMNS, FOLDS, FORMAT, META_KEY, RLLIB_COLUMNS, SIDECAR, VERSION,
                                     DatasetError, pyarrow_or_fail)
@@ -38,6 +38,7 @@ class Dataset:
     folds: tuple[int, ...]  # the fold of each file
     rows: tuple[int, ...]  # the rows of each file
     players: Mapping[str, int] = field(default_factory=dict)  # rows by player, from the sidecar when present
+    teacher: str | None = None  # the policy whose move probabilities label every row (column action_probs)
 
     def split(self, holdout: float) -> tuple[list[Path], list[Path]]:
         """(training files, held-out files): the folds below round(holdout * FOLDS) are held out (0.1: fold 0)."""
@@ -87,7 +88,7 @@ def read(path: str | Path) -> Dataset:
         metas.append(meta)
         rows.append(meta_file.metadata.num_rows)
     first = metas[0]
-    keys = ("env", "obs_dim", "num_actions", "features", "version")
+    keys = ("env", "obs_dim", "num_actions", "features", "version", "teacher")
     for f, meta in zip(files, metas):
         if any(meta.get(k) != first.get(k) for k in keys):
             raise DatasetError(f"{folder} mixes datasets: {files[0].name} is {_describe(first)}, {f.name} is "
@@ -103,7 +104,7 @@ def read(path: str | Path) -> Dataset:
         except ValueError:
             players = {}
     return Dataset(folder, str(first["env"]), int(first["obs_dim"]), int(first["num_actions"]),
-                   int(first["features"]), tuple(files), tuple(folds), tuple(rows), players)
+                   int(first["features"]), tuple(files), tuple(folds), tuple(rows), players, first.get("teacher"))
 
 
 def _describe(meta: Mapping[str, Any]) -> str:
@@ -115,25 +116,32 @@ def check_fits(data: Dataset, info: Any) -> None:
     if family(data.env) != family(info.env_id):
         raise DatasetError(f"The data in {data.path} is from {data.env}, not {info.env_id}; export {info.env_id}'s "
                            "games, or train on the game the data is from.")
-    if data.features != FEATURES:
-        raise DatasetError(f"The data in {data.path} uses feature encoding {data.features}, this Arena {FEATURES}; "
-                           "export it again.")
-    if data.obs_dim != feature_dim(info) or data.num_actions != info.num_actions:
+    if data.features not in (FEATURES, LOOKAHEAD):
+        raise DatasetError(f"The data in {data.path} uses feature encoding {data.features}, this Arena {FEATURES} "
+                           f"or {LOOKAHEAD}; export it again.")
+    if data.features == LOOKAHEAD and lookahead_unavailable(info):
+        raise DatasetError(f"The data in {data.path} has lookahead features, but {lookahead_unavailable(info)}.")
+    if data.obs_dim != feature_dim(info, data.features) or data.num_actions != info.num_actions:
         raise DatasetError(f"The data in {data.path} has {data.obs_dim} features and {data.num_actions} actions, "
-                           f"{info.env_id} {feature_dim(info)} and {info.num_actions}; export {info.env_id}'s games "
-                           "again.")
+                           f"{info.env_id} {feature_dim(info, data.features)} and {info.num_actions}; export "
+                           f"{info.env_id}'s games again.")
 
 
 def load_columns(files: Iterable[Path], obs_dim: int, num_actions: int) -> dict[str, np.ndarray]:
-    """Features, masks, actions, outcomes and steps-to-end of the rows in `files`, as numpy arrays (plain pyarrow,
-    for held-out accuracy and the value head)."""
+    """Features, masks, actions, outcomes and steps-to-end of the rows in `files`, and the teacher's values where the
+    dataset has them (NaN elsewhere), as numpy arrays (plain pyarrow, for held-out accuracy and the value head)."""
     import pyarrow.parquet as pq
 
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "mask", "actions", "outcome", "to_end")}
+    from arena.services.dataset import VALUE_COLUMN
+
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "mask", "actions", "outcome", "to_end", "value")}
     for f in files:
-        table = pq.read_table(f, columns=["obs", "actions", "outcome", "to_end"])
+        has_value = VALUE_COLUMN in pq.ParquetFile(f).schema_arrow.names
+        table = pq.read_table(f, columns=["obs", "actions", "outcome", "to_end", *([VALUE_COLUMN] if has_value else [])])
         if table.num_rows == 0:
             continue
+        parts["value"].append(table.column(VALUE_COLUMN).to_numpy().astype(np.float32) if has_value
+                              else np.full(table.num_rows, np.nan, np.float32))
         obs = table.column("obs").combine_chunks()
         parts["x"].append(obs.field("observations").flatten().to_numpy().reshape(-1, obs_dim))
         parts["mask"].append(obs.field("action_mask").flatten().to_numpy().reshape(-1, num_actions))
@@ -200,7 +208,7 @@ def behaviour_clone(registry: Any, env: str, data_dir: str | Path, *, hidden: Se
                        obs_dim=data.obs_dim, num_actions=data.num_actions, hidden=tuple(int(h) for h in hidden),
                        seed=seed, hyperparameters=dict(hyperparameters or {}), minutes=minutes,
                        epochs=10.0 if epochs is None and iterations is None else epochs, iterations=iterations,
-                       value_gamma=value_gamma,
+                       value_gamma=value_gamma, features=data.features, soft_targets=data.teacher is not None,
                        folder=folder, data=str(data.path), resources=dict(resources or {}), progress=progress)
     summary = {"env": info.env_id, "algo": algo, "snapshot": f"snapshot/{name}", "folder": str(folder),
                "data": str(data.path), **result, "seconds": round(time.monotonic() - started, 2)}

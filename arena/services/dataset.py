@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from arena.errors import ArenaError, UnknownIdError, UsageError
-from arena.features import FEATURES, feature_dim, features
+from arena.features import LOOKAHEAD, feature_dim, features, lookahead_unavailable, version_for
 from arena.match import game_seed, play_game
 from arena.policy import BoundPolicy
 from arena.services.progress import SILENT, Progress
@@ -34,6 +35,8 @@ ROW_GROUP = 8_192  # rows buffered per fold before they are written as one row g
 # The columns RLlib's offline API reads (its default input_read_schema), and Arena's own.
 RLLIB_COLUMNS = ("eps_id", "obs", "actions", "rewards", "new_obs", "terminateds", "truncateds", "t")
 ARENA_COLUMNS = ("match_id", "seat", "player", "ply", "outcome", "to_end", "fold")
+TEACHER_COLUMN = "action_probs"  # a teacher's move probabilities per row (export --teacher): soft targets for BC
+VALUE_COLUMN = "teacher_value"  # and its value of the position for the mover, where the teacher gives one
 
 
 class DatasetError(UsageError):
@@ -86,28 +89,55 @@ def generate(registry: Any, store: Any, *, env: str, players: Sequence[str], gam
 # -- export ------------------------------------------------------------------------------------------------------------
 class _Script:
     """Replays a stored game as every seat's policy: returns the stored moves in order, and keeps what the seats in
-    `wanted` saw and did (features, mask, action, ply)."""
+    `wanted` saw and did (features, mask, action, ply, and the teacher's move probabilities when there is one)."""
 
-    def __init__(self, info: Any):
-        self.info = info
-        self.start(info, (), 0, set())
+    def __init__(self, info: Any, version: int, teacher: BoundPolicy | None = None):
+        self.info, self.version, self.teacher = info, version, teacher
+        self.probabilities = teacher.probabilities_call if teacher is not None else None
+        self.value = teacher.value_call if teacher is not None else None
+        self.start(info, (), 0, set(), 0)
 
-    def start(self, info: Any, moves: Sequence[tuple[int, int]], start: int, wanted: set[int]) -> None:
+    def start(self, info: Any, moves: Sequence[tuple[int, int]], start: int, wanted: set[int], seed: int) -> None:
         """Replay these moves next (from index `start`, after the opening), keeping the steps of `wanted`."""
         self.info, self.moves, self.cursor, self.wanted = info, moves, start, wanted
-        self.steps: dict[int, list[tuple[np.ndarray, np.ndarray, int, int]]] = {s: [] for s in wanted}
+        self.steps: dict[int, list[tuple[Any, ...]]] = {s: [] for s in wanted}
+        self.rng = np.random.default_rng(seed)  # the teacher's: the same game gets the same labels
+        self._reset_teacher = self.teacher is not None and self.teacher.resets
 
-    def act(self, observation: Any, action_mask: Any, history: Sequence[tuple[int, int]], seat: int) -> int:
+    def act(self, observation: Any, action_mask: Any, history: Sequence[tuple[int, int]], seat: int,
+            state: Any) -> int:
         if self.cursor >= len(self.moves):
             raise ValueError("the stored moves ran out before the game ended")
         mover, action = self.moves[self.cursor]
         if mover != seat:
             raise ValueError(f"move {self.cursor + 1} was stored for seat {mover}, but seat {seat} is to move")
         if seat in self.wanted:
-            self.steps[seat].append((features(self.info, observation, history, seat),
-                                     np.asarray(action_mask, dtype=np.float32), action, self.cursor))
+            mask = np.asarray(action_mask, dtype=np.float32)
+            step = [features(self.info, observation, history, seat, self.version,
+                             state if self.version >= LOOKAHEAD else None), mask, action, self.cursor]
+            if self.probabilities is not None:
+                step.extend(self._label(observation, mask, history, seat, state))
+            self.steps[seat].append(tuple(step))
         self.cursor += 1
         return action
+
+    def _label(self, observation: Any, mask: np.ndarray, history: Sequence[tuple[int, int]], seat: int,
+               state: Any) -> tuple[np.ndarray, float]:
+        """The teacher's move probabilities here (zero on illegal moves, summing to 1), and its value of the
+        position for the mover (NaN when it gives none)."""
+        args = {"observation": observation, "action_mask": mask, "legal_actions": np.flatnonzero(mask).tolist(),
+                "state": state, "seat": seat, "rng": self.rng, "history": tuple(history), "game": self.info}
+        getter = lambda name: (lambda: args[name])  # noqa: E731
+        if self._reset_teacher:  # once per game, on the first position labelled
+            self.teacher.bind(getter)[1]()
+            self._reset_teacher = False
+        p = np.asarray(self.probabilities.bind(getter)(), dtype=np.float64).reshape(-1) * mask
+        if p.shape != mask.shape or not np.isfinite(p).all() or p.sum() <= 0:
+            raise ValueError(f"the teacher {self.teacher.player_id} gave no probabilities over the legal moves")
+        value = float(self.value.bind(getter)()) if self.value is not None else float("nan")
+        if not (np.isnan(value) or -1.0 <= value <= 1.0):
+            raise ValueError(f"the teacher {self.teacher.player_id} gave a value outside [-1, 1]: {value}")
+        return (p / p.sum()).astype(np.float32), value
 
 
 def fold_of(match_id: str) -> int:
@@ -131,6 +161,8 @@ class _Writer:
                        ("new_obs", obs_type), ("terminateds", pa.bool_()), ("truncateds", pa.bool_()),
                        ("t", pa.int32()), ("match_id", pa.string()), ("seat", pa.int16()), ("player", pa.string()),
                        ("ply", pa.int32()), ("outcome", pa.float32()), ("to_end", pa.int32()), ("fold", pa.int8())]
+        if meta.get("teacher"):
+            self.fields += [(TEACHER_COLUMN, pa.list_(pa.float32(), a)), (VALUE_COLUMN, pa.float32())]
         self.buffers: dict[int, list[dict[str, Any]]] = {}
         self.writers: dict[int, Any] = {}
         self.rows_in_file: dict[int, int] = {}
@@ -171,7 +203,9 @@ class _Writer:
             pa.array(np.repeat([e["seat"] for e in episodes], [len(e["actions"]) for e in episodes]), pa.int16()),
             pa.array(strings["player"], pa.string()), pa.array(cols["ply"], pa.int32()),
             pa.array(cols["outcome"], pa.float32()), pa.array(cols["to_end"], pa.int32()),
-            pa.array(np.full(n, fold), pa.int8())], schema=schema)
+            pa.array(np.full(n, fold), pa.int8()),
+            *([pa.FixedSizeListArray.from_arrays(pa.array(cols["probs"].ravel(), pa.float32()), cols["probs"].shape[1]),
+               pa.array(cols["value"], pa.float32())] if "probs" in cols else [])], schema=schema)
         if fold in self.writers and self.rows_in_file[fold] >= ROWS_PER_FILE:
             self.writers.pop(fold).close()
         if fold not in self.writers:
@@ -191,13 +225,14 @@ class _Writer:
             writer.close()
 
 
-def _episode(game: Any, stored: Any, seat: int, steps: list[tuple[np.ndarray, np.ndarray, int, int]],
-             info: Any) -> dict[str, Any]:
+def _episode(game: Any, stored: Any, seat: int, steps: list[tuple[Any, ...]], info: Any,
+             version: int) -> dict[str, Any]:
     """One seat's decisions in one game as an RLlib single-agent episode (columns as numpy arrays)."""
     obs = np.stack([s[0] for s in steps])
     mask = np.stack([s[1] for s in steps])
     try:  # what the seat sees once the game is over: the final next observation
-        last = features(info, game.observation(seat), [], seat)
+        last = features(info, game.observation(seat), [], seat, version,
+                        game.native_state() if version >= LOOKAHEAD else None)
         last_mask = np.asarray(game.action_mask(seat), dtype=np.float32)
     except Exception:  # an adapter that cannot observe a finished game: repeat the last one (RLlib does the same)
         last, last_mask = obs[-1], np.zeros_like(mask[-1])
@@ -211,11 +246,14 @@ def _episode(game: Any, stored: Any, seat: int, steps: list[tuple[np.ndarray, np
             "new_mask": np.concatenate([mask[1:], last_mask[None]]), "actions": np.array([s[2] for s in steps]),
             "rewards": rewards, "terminateds": np.arange(k) == k - 1, "t": np.arange(k),
             "ply": np.array([s[3] for s in steps]), "outcome": np.full(k, outcome, np.float32),
-            "to_end": np.arange(k)[::-1].copy(), "match_id": stored.id, "seat": seat, "player": info_seat.player}
+            "to_end": np.arange(k)[::-1].copy(), "match_id": stored.id, "seat": seat, "player": info_seat.player,
+            **({"probs": np.stack([s[4] for s in steps]), "value": np.array([s[5] for s in steps], np.float32)}
+               if len(steps[0]) > 4 else {})}
 
 
 def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Sequence[str] | None = None,
-           league: str | None = None, overwrite: bool = False, progress: Progress = SILENT) -> dict[str, Any]:
+           league: str | None = None, overwrite: bool = False, lookahead: bool = False, teacher: str | None = None,
+           workers: int = 1, progress: Progress = SILENT) -> dict[str, Any]:
     """Write the stored games of `env` as RLlib offline data in folder `out`; returns a summary.
 
     Each game is replayed from its seed, opening and moves through the match runner, and every seat's decisions
@@ -223,11 +261,17 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
     reward). `players`: only the seats those players sat in (their moves are the behaviour to clone); default all.
     `league`: only that league's games. Skipped, with counts: games stored without moves, replays of an identical
     earlier game, and games whose moves do not replay (an illegal move, a different outcome).
+
+    `lookahead`: the features carry the tactical lookahead (arena.features, version 3). `teacher`: a policy with
+    `action_probabilities` (mcts: its visit counts) labels every exported position with its move probabilities,
+    column `action_probs`, which behaviour cloning then imitates instead of the stored move. `workers` > 1 exports
+    the folds in that many processes (labelling by search is the slow part).
     """
-    from arena.store import leagues, resolve_env, resolve_player
-    from arena.store.games import count_games, games
+    from arena.store import leagues, resolve_env
 
     pyarrow_or_fail()
+    if workers < 1:
+        raise UsageError("--workers must be at least 1.")
     env_id = resolve_env(store, env)
     wanted = [_resolve_player(registry, store, p) for p in players or ()]
     if league is not None and leagues.get(store, league) is None:
@@ -235,23 +279,96 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
                              where=str(store.path), listing="to list its leagues")
     game = registry.make_game(env_id)
     info = game.info
+    game.close()
+    version = version_for(lookahead)
     if feature_dim(info) < 0:
-        game.close()
         raise UsageError(f"{info.env_id} has no observation space, so it has no features to learn from.")
+    if lookahead and lookahead_unavailable(info):
+        raise UsageError(f"--lookahead: {lookahead_unavailable(info)}.")
+    if teacher is not None:
+        _teacher(registry, teacher, info)  # checked here, in one line, before anything is written
     folder = _prepare(Path(out), overwrite)
-    meta = {"format": FORMAT, "version": VERSION, "env": info.env_id, "obs_dim": feature_dim(info),
-            "num_actions": info.num_actions, "features": FEATURES, "num_seats": info.num_seats}
-    total = count_games(store, env_id, event=league, players=wanted)
+    meta = {"format": FORMAT, "version": VERSION, "env": info.env_id, "obs_dim": feature_dim(info, version),
+            "num_actions": info.num_actions, "features": version, "num_seats": info.num_seats,
+            **({"teacher": teacher} if teacher else {})}
+    job = _ExportJob(str(store.path), env_id, str(folder), tuple(wanted), league, meta, teacher)
+    started = time.monotonic()
+    progress.start(f"export {info.env_id}", count_games_of(store, env_id, league, wanted))
+    try:
+        if workers == 1:
+            parts = [_export_folds(job, None, registry, store, progress)]
+        else:
+            parts = _export_in_processes(job, workers, progress)
+    finally:
+        progress.finish()
+    counts = {k: sum(p["counts"][k] for p in parts) for k in parts[0]["counts"]}
+    summary = {**meta, "rows": sum(p["rows"] for p in parts), **counts,
+               "unreplayable_reasons": _summed(p["reasons"] for p in parts),
+               "rows_by_player": _summed(p["by_player"] for p in parts),
+               "files": sorted(f for p in parts for f in p["files"]),
+               "source": {"db": str(store.path), "players": wanted or None, "league": league},
+               "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    (folder / SIDECAR).write_text(json.dumps(summary, indent=2))
+    seconds = time.monotonic() - started
+    return {**summary, "out": str(folder), "seconds": round(seconds, 2), "workers": workers,
+            "rows_per_s": round(summary["rows"] / seconds, 1) if seconds > 0 else None}
+
+
+@dataclass(frozen=True)
+class _ExportJob:
+    """What every export process needs to write its folds (plain values: it crosses to spawned processes)."""
+
+    db: str
+    env_id: str
+    folder: str
+    wanted: tuple[str, ...]
+    league: str | None
+    meta: Mapping[str, Any]
+    teacher: str | None
+
+
+def _teacher(registry: Any, spec: str, info: Any) -> BoundPolicy:
+    policy = registry.make_policy(spec)
+    if policy.probabilities_call is None:
+        raise UsageError(f"--teacher {spec} gives no move probabilities (a teacher needs action_probabilities; "
+                         "mcts has them).")
+    policy.check(info)
+    return policy
+
+
+def count_games_of(store: Any, env_id: str, league: str | None, wanted: Sequence[str]) -> int:
+    from arena.store.games import count_games
+
+    return count_games(store, env_id, event=league, players=wanted)
+
+
+def _summed(dicts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, n in d.items():
+            out[k] = out.get(k, 0) + n
+    return out
+
+
+def _export_folds(job: _ExportJob, folds: set[int] | None, registry: Any, store: Any,
+                  progress: Progress = SILENT) -> dict[str, Any]:
+    """Replay and write the games of `folds` (all when None): counts, rows by player, files."""
+    from arena.store.games import games
+
+    game = registry.make_game(job.env_id)
+    info = game.info
+    version = int(job.meta["features"])
     counts = {"games": 0, "episodes": 0, "no_moves": 0, "replays": 0, "unreplayable": 0}
     by_player: dict[str, int] = {}
     reasons: dict[str, int] = {}
-    writer = _Writer(folder, meta)
-    script = _Script(info)  # replays every game; one bound policy per player (binding inspects signatures)
-    seats_by_player: dict[str, BoundPolicy] = {}
-    started = time.monotonic()
-    progress.start(f"export {info.env_id}", total)
+    writer = _Writer(Path(job.folder), job.meta)
+    script = _Script(info, version, _teacher(registry, job.teacher, info) if job.teacher else None)
+    seats_by_player: dict[str, BoundPolicy] = {}  # replays every game; one bound policy per player
     try:
-        for stored in games(store, env_id, event=league, players=wanted):
+        for stored in games(store, job.env_id, event=job.league, players=job.wanted):
+            fold = fold_of(stored.id)
+            if folds is not None and fold not in folds:
+                continue
             progress.advance()
             if stored.moves is None:
                 counts["no_moves"] += 1
@@ -259,7 +376,7 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
             if stored.replay_of is not None:
                 counts["replays"] += 1
                 continue
-            seats = {s for s, seat in enumerate(stored.seats) if not wanted or seat.player in wanted}
+            seats = {s for s, seat in enumerate(stored.seats) if not job.wanted or seat.player in job.wanted}
             policies = [seats_by_player.get(seat.player) or seats_by_player.setdefault(
                 seat.player, BoundPolicy(seat.player, script)) for seat in stored.seats]
             why = _replay(game, stored, seats, info, script, policies)
@@ -267,26 +384,42 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
                 counts["unreplayable"] += 1
                 reasons[why] = reasons.get(why, 0) + 1
                 continue
-            fold = fold_of(stored.id)
             counts["games"] += 1
             for seat, steps in sorted(why.steps.items()):
                 if steps:
-                    writer.add(fold, _episode(game, stored, seat, steps, info))
+                    writer.add(fold, _episode(game, stored, seat, steps, info, version))
                     counts["episodes"] += 1
                     player = stored.seats[seat].player
                     by_player[player] = by_player.get(player, 0) + len(steps)
     finally:
-        progress.finish()
         writer.close()
         game.close()
-    seconds = time.monotonic() - started
-    summary = {**meta, "rows": writer.rows, **counts, "unreplayable_reasons": reasons, "rows_by_player": by_player,
-               "files": [p.name for p in writer.files], "source": {"db": str(store.path), "players": wanted or None,
-                                                                   "league": league},
-               "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    (folder / SIDECAR).write_text(json.dumps(summary, indent=2))
-    return {**summary, "out": str(folder), "seconds": round(seconds, 2),
-            "rows_per_s": round(writer.rows / seconds, 1) if seconds > 0 else None}
+    return {"counts": counts, "by_player": by_player, "reasons": reasons, "rows": writer.rows,
+            "files": [p.name for p in writer.files]}
+
+
+def _export_worker(job: _ExportJob, fold: int) -> dict[str, Any]:
+    """One fold, in a spawned process: its own registry and a read-only connection to the store."""
+    from arena.registry import Registry
+    from arena.services.recording import open_store
+
+    with open_store(job.db, readonly=True) as store:
+        return _export_folds(job, {fold}, Registry(), store)
+
+
+def _export_in_processes(job: _ExportJob, workers: int, progress: Progress) -> list[dict[str, Any]]:
+    """The folds on `workers` spawned processes, a fold at a time; progress advances as folds finish."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    parts = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_export_worker, job, fold) for fold in range(FOLDS)}
+        for future in as_completed(futures):
+            part = future.result()
+            parts.append(part)
+            progress.advance(sum(part["counts"].values()) - part["counts"]["episodes"])
+    return parts
 
 
 def _resolve_player(registry: Any, store: Any, player: str) -> str:
@@ -326,7 +459,7 @@ def _replay(game: Any, stored: Any, seats: set[int], info: Any, script: _Script,
         return "seats differ from the game's"
     if tuple(a for _, a in moves[: len(opening)]) != opening:
         return "moves do not start with the opening"
-    script.start(info, moves, len(opening), seats)
+    script.start(info, moves, len(opening), seats, stored.seed)
     try:
         result = play_game(game, policies, stored.seed, opening=opening)
     except ArenaError as e:
@@ -335,6 +468,8 @@ def _replay(game: Any, stored: Any, seats: set[int], info: Any, script: _Script,
         return "the game failed on replay"
     if result.forfeits:
         reason = next(iter(result.forfeits.values()))
+        if "the teacher" in reason:
+            return reason[:200]
         return "illegal move on replay" if reason.startswith("illegal action") else "moves do not replay"
     if script.cursor != len(moves):
         return "the game ended before its stored moves did"

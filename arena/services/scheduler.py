@@ -25,6 +25,7 @@ import numpy as np
 
 from arena.config import League
 from arena.errors import ArenaError
+from arena.features import version_for
 from arena.learners import create_learner, restore
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
 from arena.ratings import conservative
@@ -110,8 +111,9 @@ class Scheduler:
                                      f"({path}). Restore the folder or start the league under another name.")
                 self.sessions[x.name].load(path)
             elif x.init or x.pretrain:
-                folder = self._pretrain(x) if x.pretrain else check_init(x.init, self._info(), x.hidden,
-                                                                         self.reg.settings.snapshots)[1]
+                folder = self._pretrain(x) if x.pretrain else check_init(
+                    x.init, self._info(), x.hidden, self.reg.settings.snapshots,
+                    version_for(x.hyperparameters.get("lookahead") is True))[1]
                 restore(self.sessions[x.name], folder, x.algo)
                 self.echo(f"Learner {x.name} starts from snapshot/{folder.name}.")
 
@@ -136,12 +138,13 @@ class Scheduler:
         data = pre.data
         if data is None:
             self.echo(f"Pretraining {x.name}: {pre.games} games for each pair of {', '.join(pre.players)} "
-                      f"on {pre.workers} workers.")
+                      f"on {pre.workers} workers" + (f", every move labelled by {pre.teacher}." if pre.teacher else "."))
             generate(self.reg, self.store, env=lg.env, players=list(pre.players), games=pre.games,
                      workers=pre.workers, seed=lg.seed, openings=pre.openings)
             data = self.run_dir / "pretrain" / x.name
             export(self.reg, self.store, env=lg.env, out=data, players=list(pre.imitate or pre.players),
-                   overwrite=True)
+                   overwrite=True, lookahead=x.hyperparameters.get("lookahead") is True, teacher=pre.teacher,
+                   workers=pre.workers)
         result = behaviour_clone(self.reg, lg.env, data, hidden=x.hidden, seed=lg.seed, name=name,
                                  snapshots_dir=self.reg.settings.snapshots, epochs=pre.epochs, minutes=pre.minutes,
                                  store=self.store)

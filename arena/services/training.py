@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.errors import ParameterError, UnknownIdError, UsageError
-from arena.features import FEATURES, feature_dim
+from arena.features import FEATURES, LOOKAHEAD, feature_dim, lookahead_unavailable, version_for
 from arena.ids import base_name, family
 from arena.learners import check_hyperparameters, create_learner, is_offline, restore
 from arena.pool import SELF
@@ -102,10 +102,14 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     for spec in request.opponents:
         if spec != SELF:
             registry.make_policy(spec).check(info)
-    init = check_init(request.init, info, request.hidden, request.snapshots) if request.init else None
     problem = check_hyperparameters(registry, request.algo, request.hyperparameters)
     if problem:
         raise ParameterError(problem)
+    lookahead = request.hyperparameters.get("lookahead") is True
+    if lookahead and lookahead_unavailable(info):
+        raise ParameterError(f"lookahead: {lookahead_unavailable(info)}.")
+    init = check_init(request.init, info, request.hidden, request.snapshots,
+                      version_for(lookahead)) if request.init else None
     base = request.name or f"{request.algo}-{base_name(info.env_id)}-{time.strftime('%Y%m%d-%H%M%S')}"
     progress.say(f"Training {request.algo} on {info.env_id} against "
                  f"{', '.join(f'{k} x{v:g}' for k, v in request.opponents.items())}; stop at {request.stop_minutes:g} min"
@@ -141,7 +145,8 @@ def snapshot_folder(spec: str, snapshots: Path) -> tuple[str, Path]:
     return f"snapshot/{folder.name}", folder
 
 
-def check_init(spec: str, info: Any, hidden: tuple[int, ...], snapshots: Path) -> tuple[str, Path]:
+def check_init(spec: str, info: Any, hidden: tuple[int, ...], snapshots: Path,
+               features: int = FEATURES) -> tuple[str, Path]:
     """Check, before anything starts, that snapshot `spec` can seed a learner of this game with these hidden sizes;
     returns (its player id, its folder)."""
     player, folder = snapshot_folder(spec, snapshots)
@@ -153,12 +158,14 @@ def check_init(spec: str, info: Any, hidden: tuple[int, ...], snapshots: Path) -
         raise UsageError(f"--init {player}: {folder / 'meta.json'} is not a snapshot's metadata.") from None
     if family(env) != family(info.env_id):
         raise UsageError(f"--init {player} was trained on {env}, not {info.env_id}.")
-    if int(meta.get("features", 1)) != FEATURES:
-        raise UsageError(f"--init {player} uses an older observation encoding (features {meta.get('features', 1)}); "
-                         "it plays, but cannot seed a learner.")
-    if obs_dim != feature_dim(info) or actions != info.num_actions:
+    if int(meta.get("features", 1)) != features:
+        hint = " (set hyperparameter lookahead = true for a snapshot that has them)" if int(
+            meta.get("features", 1)) == LOOKAHEAD else ""
+        raise UsageError(f"--init {player} sees feature encoding {meta.get('features', 1)}, this learner {features}"
+                         f"{hint}; it plays, but cannot seed this learner.")
+    if obs_dim != feature_dim(info, features) or actions != info.num_actions:
         raise UsageError(f"--init {player} sees {obs_dim} features and {actions} actions, {info.env_id} "
-                         f"{feature_dim(info)} and {info.num_actions}.")
+                         f"{feature_dim(info, features)} and {info.num_actions}.")
     if layers != list(hidden):
         raise UsageError(f"--init {player} has hidden layers {','.join(map(str, layers)) or 'none'}, this run "
                          f"{','.join(map(str, hidden))}; pass --hidden {','.join(map(str, layers))}.")

@@ -1,4 +1,5 @@
-"""Shared checks for search policies that need an OpenSpiel game's native state."""
+"""What kind of game a search (or a search-built feature) needs: checks shared by MCTS, alpha-beta, PUCT and the
+lookahead features, in one line each when the game does not fit."""
 from __future__ import annotations
 
 from arena.ids import base_name
