@@ -7,8 +7,8 @@ main job's exact command, all steps timed), then plays, without storing, from op
 
 - the final snapshot of learner `main` against connect_four_heuristic and mcts:simulations=100 (`--games`, 400);
 - `puct:snapshot=FINAL,simulations=100` against mcts:simulations=400 (`--puct-games`, 400);
-- with pretraining, the cloned snapshot alone (behaviour cloning, before any PPO) against the heuristic, and its
-  held-out move accuracy.
+- with pretraining, the cloned snapshot alone (behaviour cloning, before any PPO) against the heuristic and
+  MCTS-100, `puct` on it against MCTS-400, and its held-out move accuracy.
 
 It prints the issue's targets next to the figures (final vs heuristic >= 0.75, vs MCTS-100 >= 0.6, puct-100 vs
 MCTS-400 >= 0.6, main job <= 10 minutes) and the league's training throughput (env steps per second of league
@@ -89,9 +89,12 @@ def run_variant(name: str, text: str, work: Path, args: argparse.Namespace) -> d
     clone = folder / "snapshots" / f"{league.name}-main-pretrain" / "meta.json"
     if clone.is_file():
         meta = json.loads(clone.read_text())
+        bc = f"snapshot/{league.name}-main-pretrain"
         out["bc"] = {"held_out_accuracy": meta.get("held_out_accuracy"),
-                     "vs_heuristic": score(reg, c4, f"snapshot/{league.name}-main-pretrain", "connect_four_heuristic",
-                                           args.games, args.seed + 3, **play)}
+                     "vs_heuristic": score(reg, c4, bc, "connect_four_heuristic", args.games, args.seed + 3, **play),
+                     "vs_mcts100": score(reg, c4, bc, "mcts:simulations=100", args.games, args.seed + 4, **play),
+                     "puct_vs_mcts400": score(reg, c4, f"puct:snapshot={bc.removeprefix('snapshot/')},simulations=100",
+                                              "mcts:simulations=400", args.puct_games, args.seed + 5, **play)}
     return out
 
 
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             ("final vs mcts-100", f">= {TARGETS['mcts100']}", lambda r: fmt(r, "vs_mcts100")),
             ("puct-100 vs mcts-400", f">= {TARGETS['puct_vs_mcts400']}", lambda r: fmt(r, "puct_vs_mcts400")),
             ("BC alone vs heuristic", "", lambda r: fmt(r["bc"], "vs_heuristic") if "bc" in r else "-"),
+            ("BC alone vs mcts-100", "", lambda r: fmt(r["bc"], "vs_mcts100") if "bc" in r else "-"),
+            ("puct-100 on BC alone vs mcts-400", "", lambda r: fmt(r["bc"], "puct_vs_mcts400") if "bc" in r else "-"),
             ("BC held-out accuracy", "", lambda r: f"{r['bc']['held_out_accuracy']}" if "bc" in r else "-")]
     print("\t".join(["figure", "target", *[r["variant"] for r in results]]))
     for label, target, cell in rows:
