@@ -6,6 +6,7 @@ registries (games, policies, algorithms, matchmakers), so a bad league never rea
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -32,6 +33,32 @@ SCHEMA: dict[str, set[str]] = {
                   "eval_workers"},
 }
 DEFAULT_MATCHMAKER = {"main": "pfsp", "main_exploiter": "alphastar", "league_exploiter": "alphastar"}
+# Upper bounds of numeric keys (docs/leagues.md#limits): far above any league that finishes on one machine, low enough
+# that a typo (10**21 iterations, a 24-digit seed) is refused before anything starts. Raise one here where needed.
+SEED_MAX = 2**32 - 1  # RLlib and numpy seed with 32-bit integers
+LIMITS: dict[str, float] = {
+    "seed": SEED_MAX,
+    "round.iterations": 100_000,
+    "snapshots.every": 1_000_000,
+    "snapshots.max_pool": 10_000,
+    "evaluation.games": 100_000,
+    "evaluation.snapshots": 1_000,
+    "evaluation.top": 1_000,
+    "evaluation.top_games": 100_000,
+    "stop.rounds": 1_000_000,
+    "stop.minutes": 525_600,  # a year
+    "stop.rating": 1_000_000,
+    "learners.hidden": 65_536,  # units in one layer
+    "learners.pretrain.games": 1_000_000,
+    "learners.pretrain.epochs": 10_000,
+    "learners.pretrain.minutes": 525_600,
+    "learners.pretrain.workers": 1_024,
+    "resources.num_env_runners": 1_024,
+    "resources.num_envs_per_env_runner": 4_096,
+    "resources.num_learners": 1_024,
+    "resources.num_gpus_per_learner": 64,
+    "resources.eval_workers": 1_024,
+}
 
 
 class LeagueConfigError(ArenaError):
@@ -104,6 +131,10 @@ class League:
         return next(x for x in self.learners if x.name == name)
 
 
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _suggest(word: str, options: Any) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -129,7 +160,9 @@ class _Checker:
         return table
 
     def typed(self, table: dict[str, Any], key: str, prefix: str, kind: type | tuple[type, ...], default: Any = None,
-              *, low: float | None = None, high: float | None = None) -> Any:
+              *, low: float | None = None, high: float | None = None, limit: str | None = None) -> Any:
+        """table[key] checked for its type, finiteness and range; `high` defaults to LIMITS[limit or the key path
+        without list indices]. On a problem, the problem is recorded and `default` returned."""
         if key not in table:
             return default
         value, where = table[key], f"{prefix}.{key}" if prefix else key
@@ -137,9 +170,17 @@ class _Checker:
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             self.add(where, f"must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
             return default
+        if isinstance(value, float) and not math.isfinite(value):  # TOML allows nan and inf; both pass < and >
+            self.add(where, f"must be a finite number, got {value!r}")
+            return default
+        limited = high is None and isinstance(value, (int, float)) and not isinstance(value, bool)
+        if limited:
+            high = LIMITS.get(limit or re.sub(r"\[\d+\]", "", where))
         if low is not None and value < low or high is not None and value > high:
-            bounds = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
-            self.add(where, f"must be {bounds}, got {value!r}")
+            bounds = (f"at least {_num(low)}" if high is None else f"at most {_num(high)}" if low is None
+                      else f"between {_num(low)} and {_num(high)}")
+            hint = " (Arena's limit, docs/leagues.md#limits)" if limited and high is not None and value > high else ""
+            self.add(where, f"must be {bounds}{hint}, got {value!r}")
             return default
         return value
 
@@ -150,9 +191,12 @@ def load(path: str | Path, registry: Any = None) -> League:
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise LeagueConfigError([f"{path}: cannot read the league file ({e.strerror or e})."]) from None
+    except UnicodeDecodeError as e:
+        raise LeagueConfigError([f"{path}: not a text file: byte {e.start} is not UTF-8 (a league file is UTF-8 "
+                                 "TOML)."]) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -173,7 +217,7 @@ def load(path: str | Path, registry: Any = None) -> League:
             game = reg.make_game(env)
         except ArenaError as e:
             c.add("env", str(e))
-    seed = c.typed(raw, "seed", "", int, 0)
+    seed = c.typed(raw, "seed", "", int, 0, low=0)
 
     learners: list[Learner] = []
     raw_learners = raw.get("learners", [])
@@ -197,10 +241,14 @@ def load(path: str | Path, registry: Any = None) -> League:
         if role not in ROLES:
             c.add(f"{p}.role", f"{role!r} is not a role{_suggest(role, ROLES)}; roles: {', '.join(ROLES)}")
         hidden = c.typed(item, "hidden", p, list, [128, 128])
-        if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
-            c.add(f"{p}.hidden", f"must be a list of positive layer sizes such as [128, 128], got {hidden!r}")
+        if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and 0 < h <= LIMITS["learners.hidden"]
+                                 for h in hidden):
+            c.add(f"{p}.hidden", f"must be a list of layer sizes from 1 to {LIMITS['learners.hidden']} such as "
+                  f"[128, 128], got {hidden!r}")
             hidden = [128, 128]
         hp = c.typed(item, "hyperparameters", p, dict, {})
+        for key in _non_finite(hp):
+            c.add(f"{p}.hyperparameters.{key}", "must be a finite number, not nan or inf")
         init = c.typed(item, "init", p, str)
         if init is not None and game is not None:
             from .services.training import check_init
@@ -275,7 +323,7 @@ def load(path: str | Path, registry: Any = None) -> League:
     stop = c.keys(raw.get("stop", {}), "stop", "stop")
     rounds = c.typed(stop, "rounds", "stop", int, None, low=1)
     minutes = c.typed(stop, "minutes", "stop", (float, int), None, low=0.01)
-    rating = c.typed(stop, "rating", "stop", (float, int), None)
+    rating = c.typed(stop, "rating", "stop", (float, int), None, low=-LIMITS["stop.rating"])
     stop_win = None
     if "win_rate" in stop:
         w = c.keys(stop["win_rate"], "stop.win_rate", "stop.win_rate")
@@ -323,6 +371,15 @@ def load(path: str | Path, registry: Any = None) -> League:
                   stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
                   stop_rating=rating, resources=resources, payoff_decay=float(decay),
                   eval_workers=eval_workers or 1, eval_openings=eval_openings)
+
+
+def _non_finite(value: Any, key: str = "") -> list[str]:
+    """Keys (dotted, with [i] for list items) of the nan and inf floats anywhere in a TOML value."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [key]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [bad for k, v in items
+            for bad in _non_finite(v, f"{key}[{k}]" if isinstance(k, int) else f"{key}.{k}" if key else str(k))]
 
 
 def _check_policy(c: _Checker, reg: Any, where: str, spec: str, game: Any) -> None:
@@ -396,6 +453,8 @@ def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tu
     except ArenaError as e:
         c.add(f"{prefix}.matchmaker", str(e))
         return mm, table
+    for key in _non_finite(table):
+        c.add(f"{prefix}.{key}", "must be a finite number, not nan or inf")
     allowed = set(registration.params) | {"max_opponents"}
     unknown = [key for key in table if key not in allowed]
     for key in unknown:
