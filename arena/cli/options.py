@@ -1,6 +1,7 @@
 """Options that several commands share, defined once: --db, --json/--csv, --workers, --seed, --ray-address."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,18 @@ import click
 from arena.settings import DB_ENV_VAR, DEFAULT_DB
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange without nan and inf: NaN compares false with both bounds, so FloatRange lets it through."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def db_option(help: str = "The Arena store", *, optional: bool = False) -> Decorator:
@@ -36,7 +49,7 @@ def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside
 
 
 def move_timeout_option() -> Decorator:
-    return click.option("--move-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+    return click.option("--move-timeout", type=FiniteFloatRange(min=0, min_open=True), default=None,
                         help="Seconds a policy may think per move before it forfeits (default: no limit).")
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from arena.cli.options import db_option, json_option, seed_option, workers_option
+from arena.cli.options import FiniteFloatRange, db_option, json_option, seed_option, workers_option
 
 
 @click.command("train")
@@ -19,13 +19,13 @@ from arena.cli.options import db_option, json_option, seed_option, workers_optio
               help="Start the learner from this snapshot: its policy and, when it kept one, its value head.")
 @click.option("--data", type=click.Path(), default=None,
               help="Dataset folder for an offline algorithm (--algo bc), written by `arena dataset export`.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--epochs", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Offline algorithms: passes over the data (default 10, or until --stop-iterations).")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
+@click.option("--holdout", type=FiniteFloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Offline algorithms: share of the data's games held out to measure the accuracy on.")
-@click.option("--stop-win-rate", type=click.FloatRange(0, 1), default=None,
+@click.option("--stop-win-rate", type=FiniteFloatRange(0, 1), default=None,
               help="Stop once the learner scores this against every opponent (checked with match-runner games).")
-@click.option("--stop-minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--stop-minutes", type=FiniteFloatRange(min=0, min_open=True), default=10.0, show_default=True)
 @click.option("--stop-iterations", type=click.IntRange(min=1), default=None)
 @click.option("--name", default=None, help="Snapshot name prefix (default ALGO-GAME-TIME).")
 @click.option("--snapshot-every", type=click.IntRange(min=0), default=0, show_default=True,
@@ -41,7 +41,7 @@ from arena.cli.options import db_option, json_option, seed_option, workers_optio
 @click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=None,
               help="Vectorised envs per sampling worker (the algorithm's default: 64 for PPO).")
 @click.option("--num-learners", type=click.IntRange(min=0), default=None)
-@click.option("--num-gpus-per-learner", type=click.FloatRange(min=0), default=None)
+@click.option("--num-gpus-per-learner", type=FiniteFloatRange(min=0), default=None)
 @click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
 @json_option("Print the run's summary as JSON.")
 @db_option("Store for the snapshots' rated evaluation games")

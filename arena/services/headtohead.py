@@ -3,6 +3,7 @@ optionally stopped by SPRT, summarised as standings. `arena match`, the league s
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,6 +142,9 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
     """(seed, games, GameInfo, display names, openings book, openings described, jobs) of a match, checked:
     seats, SPRT's two players, every policy able to play the game. Job indices start at `first_index`."""
     seed = random.randrange(2**31) if request.seed is None else request.seed
+    timeout = request.move_timeout
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):  # NaN would forfeit every move
+        raise UsageError(f"--move-timeout must be a finite number of seconds above 0, got {timeout!r}.")
     spec = request.sprt
     games = request.games or (20_000 if spec else 10)
     game = registry.make_game(request.env)
