@@ -1,4 +1,4 @@
-"""Matches and ratings: their schema (m001, m004, m005, m006), storing a match with its rating update, rebuilds, rating settings,
+"""Matches and ratings: their schema (m001, m004-m007), storing a match with its rating update, rebuilds, rating settings,
 and the one writer of the `players` table. Read-side queries over them live in arena.store.standings."""
 from __future__ import annotations
 
@@ -140,6 +140,47 @@ def m006_replays(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m007_error_participants(db: sqlite_utils.Database) -> None:
+    """participants.score, rank and return are NULL in a game that failed: it had no outcome, and 0.5 read as a draw."""
+    run_script(db, """
+    -- participants of a match with status 'error' keep who sat where (seat, team, player, forfeit) but have no
+    -- score, rank or return: NULL, so that SQL over participants never counts a failed game as a draw
+    CREATE TABLE participants_m007 (
+        match_seq INTEGER NOT NULL REFERENCES matches(seq),
+        seat INTEGER NOT NULL,
+        team INTEGER NOT NULL,
+        player TEXT NOT NULL REFERENCES players(id),
+        score REAL,                     -- 1 win, 0.5 draw, 0 loss; in free-for-all the share of opponents beaten
+        rank INTEGER,                   -- 0 is best; ties share a rank
+        return REAL,
+        forfeit TEXT,
+        PRIMARY KEY (match_seq, seat)
+    );
+    INSERT INTO participants_m007 (match_seq, seat, team, player, score, rank, return, forfeit)
+        SELECT p.match_seq, p.seat, p.team, p.player,
+               CASE WHEN m.status = 'error' THEN NULL ELSE p.score END,
+               CASE WHEN m.status = 'error' THEN NULL ELSE p.rank END,
+               CASE WHEN m.status = 'error' THEN NULL ELSE p.return END, p.forfeit
+        FROM participants p JOIN matches m ON m.seq = p.match_seq;
+    DROP TABLE participants;
+    ALTER TABLE participants_m007 RENAME TO participants;
+    CREATE INDEX participants_player ON participants(player, match_seq);
+    """)
+
+
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run SQL statements one by one inside the caller's transaction (sqlite3's executescript would COMMIT it
+    first, and a process killed halfway through a table rebuild would lose the table)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip() and not all(x.strip().startswith("--") or not x.strip() for x in statement.splitlines()):
+        raise ValueError(f"incomplete SQL statement: {statement!r}")
+
+
 def fingerprint(result: MatchResult) -> str | None:
     """What makes a game that game: players by seat and every move (plus the seed where chance or hidden information
     make the moves alone ambiguous). None when the runner did not report its moves."""
@@ -269,7 +310,8 @@ class MatchesAndRatings:
         conn.executemany(
             "INSERT INTO participants (match_seq, seat, team, player, score, rank, return, forfeit) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(seq, s, teams[s], p, result.score(s), result.ranks[s], result.returns[s], result.forfeits.get(s))
+            [(seq, s, teams[s], p, *((None, None, None) if error else (result.score(s), result.ranks[s],
+                                                                        result.returns[s])), result.forfeits.get(s))
              for s, p in enumerate(result.players)])
         if not error and not first and len(set(result.players)) == result.num_seats > 1:
             self._rate(conn, seq, result, teams, at)
