@@ -67,7 +67,9 @@ def _fmt_elo(x: float | None, sign_if_none: str) -> str:
 
 
 def print_standings(doc: dict[str, Any], single: bool) -> None:
-    title = f"{doc['env']}: {doc['games_played']} games, seed {doc['seed']}"
+    failed = doc["games_failed"]
+    title = f"{doc['env']}: {doc['games_played']} games" + (f" ({failed} failed)" if failed else "") + \
+        f", seed {doc['seed']}"
     if doc.get("openings"):
         title += f", openings {doc['openings']['spec']}"
     if doc["interrupted"]:
@@ -99,6 +101,10 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
                    + f"; see `arena leaderboard --db {st['db']}`.", err=True)
     for e in doc["errors"][:5]:
         click.echo(f"error: game {e['game']}: {e['error']}", err=True)
+    if failed:
+        more = f"; the first {min(failed, 5)} are above" + (", all in --json" if failed > 5 else "")
+        click.echo(f"{failed} of {doc['games_played']} games failed and count in no standing "
+                   f"(stored as errors with --db){more}.", err=True)
     for f in doc["forfeits"][:5]:
         click.echo(f"forfeit: game {f['game']}, seat {f['seat']} ({f['player']}): {f['reason']}", err=True)
     if len(doc["forfeits"]) > 5:

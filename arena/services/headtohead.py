@@ -130,6 +130,7 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
         "openings": ({"spec": request.openings, "per": f"games {n}k..{n}k+{n - 1} share opening k",
                       "used": described[: -(-len(played) // n)]} if book else None),
         "errors": [{"game": i, "error": r.error} for i, (_, r) in enumerate(played) if r.error],
+        "games_failed": sum(1 for _, r in played if r.error),  # played but failed: in no standing
         "standings": [s.to_dict(single_seat=single) for s in standings(names, played)],
         "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}
                      for i, (_, r) in enumerate(played) for seat, why in sorted(r.forfeits.items())],
