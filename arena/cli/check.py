@@ -14,7 +14,7 @@ _MARK = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"), "declined": ("S
 @click.command("check")
 @click.argument("env")
 @click.argument("policies", nargs=-1, metavar="[POLICY]...")
-@click.option("--games", "-n", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--games", "-n", type=click.IntRange(1, 100_000), default=2, show_default=True,
               help="Random games the game check plays, and games per seat for each policy.")
 @click.option("--seed", "-s", type=int, default=0, show_default=True, help="First game seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")

@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from arena.cli.match import openings_option
-from arena.cli.options import db_option, json_option, move_timeout_option, seed_option, workers_option
+from arena.cli.options import MAX_GAMES, db_option, json_option, move_timeout_option, seed_option, workers_option
 from arena.output import BarProgress, print_json, print_table
 
 
@@ -26,7 +26,7 @@ def dataset_group() -> None:
 @click.argument("env")
 @click.option("--players", required=True, help="Comma-separated policies; every pair plays, seats swapped: "
                                                "mcts:simulations=400,connect_four_heuristic.")
-@click.option("--games", "-n", type=click.IntRange(min=1), required=True, help="Games per pair of players.")
+@click.option("--games", "-n", type=click.IntRange(1, MAX_GAMES), required=True, help="Games per pair of players.")
 @workers_option("Games in parallel (worker processes).")
 @seed_option("Seed of the games (default: random, and printed); the same seed stores the same games.")
 @openings_option()

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import db_option, json_option, move_timeout_option, ray_option, seed_option, workers_option
+from arena.cli.options import (MAX_GAMES, db_option, json_option, move_timeout_option, ray_option, seed_option,
+                               workers_option)
 from arena.output import BarProgress, print_json, print_table
 
 
@@ -21,7 +22,7 @@ def openings_option() -> Any:
 @click.command("match")
 @click.argument("env")
 @click.argument("policies", nargs=-1, required=True)
-@click.option("--games", "-n", type=click.IntRange(min=1), default=None,
+@click.option("--games", "-n", type=click.IntRange(1, MAX_GAMES), default=None,
               help="Games to play (default 10; with --sprt, the most it may play: 20000).")
 @seed_option("Match seed (default: random, and printed).")
 @click.option("--sprt", "sprt_text", default=None, metavar="elo0=E0,elo1=E1[,alpha=A,beta=B]",

@@ -10,12 +10,16 @@ import click
 from arena.settings import DB_ENV_VAR, DEFAULT_DB
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+# Upper bounds that keep a typo from exhausting the machine (a list of 10**12 games, 10**9 worker processes);
+# docs/guarantees.md lists them. Raise one here where needed.
+MAX_GAMES = 10_000_000
+MAX_WORKERS = 1_024
 
 
 class FiniteFloatRange(click.FloatRange):
     """click.FloatRange without nan and inf: NaN compares false with both bounds, so FloatRange lets it through."""
 
-    name = "finite float range"
+    name = "float range"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
@@ -36,11 +40,17 @@ def json_option(help: str = "Print JSON.") -> Decorator:
 
 def workers_option(help: str = "Games in parallel: worker processes here, or Ray actors with --ray-address "
                                "(1 with Ray: one per CPU).") -> Decorator:
-    return click.option("--workers", "-j", type=click.IntRange(min=1), default=1, show_default=True, help=help)
+    return click.option("--workers", "-j", type=click.IntRange(1, MAX_WORKERS), default=1, show_default=True,
+                        help=help)
 
 
-def seed_option(help: str = "Seed (default: random, and printed).", default: int | None = None) -> Decorator:
-    return click.option("--seed", "-s", type=int, default=default, show_default=default is not None, help=help)
+SEED_MAX = 2**63 - 1  # what SQLite's INTEGER holds (a tournament's seed is stored); RLlib wants 32 bits (train)
+
+
+def seed_option(help: str = "Seed (default: random, and printed).", default: int | None = None,
+                max: int = SEED_MAX) -> Decorator:
+    return click.option("--seed", "-s", type=click.IntRange(0, max), default=default, show_default=default is not None,
+                        help=help)
 
 
 def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside a cluster, or 'local' for a Ray "

@@ -5,7 +5,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import FiniteFloatRange, db_option, json_option, seed_option, workers_option
+from arena.cli.options import (MAX_GAMES, MAX_WORKERS, FiniteFloatRange, db_option, json_option, seed_option,
+                               workers_option)
 
 
 @click.command("train")
@@ -30,17 +31,17 @@ from arena.cli.options import FiniteFloatRange, db_option, json_option, seed_opt
 @click.option("--name", default=None, help="Snapshot name prefix (default ALGO-GAME-TIME).")
 @click.option("--snapshot-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also freeze a snapshot every N iterations (0: only at the end).")
-@click.option("--eval-games", type=click.IntRange(min=2), default=100, show_default=True,
+@click.option("--eval-games", type=click.IntRange(2, MAX_GAMES), default=100, show_default=True,
               help="Match-runner games per opponent to confirm a stop and rate the final snapshot.")
 @workers_option("Evaluation games in parallel (worker processes).")
 @click.option("--hidden", default="128,128", show_default=True, help="Hidden layer sizes.")
 @click.option("--hp", "hyperparameters", multiple=True, help="A hyperparameter of the algorithm, key=value (repeatable).")
-@seed_option("Training seed.", default=0)
-@click.option("--num-env-runners", type=click.IntRange(min=0), default=None,
+@seed_option("Training seed.", default=0, max=2**32 - 1)
+@click.option("--num-env-runners", type=click.IntRange(0, MAX_WORKERS), default=None,
               help="Sampling workers (the algorithm's default: 0, sampling in this process).")
-@click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=None,
+@click.option("--num-envs-per-env-runner", type=click.IntRange(1, 4_096), default=None,
               help="Vectorised envs per sampling worker (the algorithm's default: 64 for PPO).")
-@click.option("--num-learners", type=click.IntRange(min=0), default=None)
+@click.option("--num-learners", type=click.IntRange(0, MAX_WORKERS), default=None)
 @click.option("--num-gpus-per-learner", type=FiniteFloatRange(min=0), default=None)
 @click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
 @json_option("Print the run's summary as JSON.")
