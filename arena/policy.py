@@ -130,7 +130,8 @@ def coerce_params(reg: Registration, given: Mapping[str, Any]) -> dict[str, Any]
                 converted = type(default)(value)
             except (TypeError, ValueError, OverflowError):
                 converted = None
-            if converted is None or (isinstance(default, int) and converted != value):
+            if converted is None or (isinstance(default, int) and converted != value) or \
+                    (isinstance(converted, float) and not math.isfinite(converted)):  # "nan" as a float
                 raise ParameterError(
                     f"Parameter {key!r} of policy {reg.id!r} must be {type(default).__name__}, got {value!r}."
                 )

@@ -71,8 +71,10 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
 
     try:
         sizes = tuple(int(h) for h in hidden.split(","))
+        if not all(1 <= h <= 65_536 for h in sizes):  # RLlib would fail on them only once Ray has started
+            raise ValueError
     except ValueError:
-        raise UsageError(f"--hidden takes sizes like 256,256, not {hidden!r}.") from None
+        raise UsageError(f"--hidden takes layer sizes from 1 to 65536 like 256,256, not {hidden!r}.") from None
     knobs: dict[str, Any] = {"num_env_runners": num_env_runners, "num_envs_per_env_runner": num_envs_per_env_runner,
                              "num_learners": num_learners, "num_gpus_per_learner": num_gpus_per_learner,
                              "address": ray_address}
