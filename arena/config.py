@@ -149,6 +149,10 @@ class _Checker:
     def add(self, key: str, message: str) -> None:
         self.problems.append(f"{self.path}: {key or '(top level)'}: {message}")
 
+    def reported(self, *keys: str) -> bool:
+        """Whether a problem with one of these keys was added (so that a follow-on problem is not reported too)."""
+        return any(line.startswith(f"{self.path}: {key}:") for key in keys for line in self.problems)
+
     def keys(self, table: Any, section: str, prefix: str) -> dict[str, Any]:
         if not isinstance(table, dict):
             self.add(prefix, f"must be a table, got {type(table).__name__}")
@@ -206,7 +210,8 @@ def load(path: str | Path, registry: Any = None) -> League:
     c.keys(raw, "", "")
     name = c.typed(raw, "name", "", str)
     if name is None:
-        c.add("name", "is required: a short id such as 'connect_four'")
+        if not c.reported("name"):
+            c.add("name", "is required: a short id such as 'connect_four'")
     elif not NAME.match(name):
         c.add("name", f"{name!r} may hold only letters, digits, '_', '.' and '-'")
     env, game = c.typed(raw, "env", "", str), None
@@ -308,7 +313,8 @@ def load(path: str | Path, registry: Any = None) -> League:
                   f"{_suggest(str(target), targets)}")
     if win_rate is not None and not against:
         c.add("snapshots.against", "names the players a win_rate is measured against, e.g. ['random']")
-    if every is None and win_rate is None and "snapshots" in raw:
+    if every is None and win_rate is None and "snapshots" in raw and not c.reported("snapshots.every",
+                                                                                     "snapshots.win_rate"):
         c.add("snapshots", "needs 'every' (iterations), 'win_rate' with 'against', or both")
     max_pool = c.typed(snaps, "max_pool", "snapshots", int, 16, low=1)
 
@@ -334,7 +340,7 @@ def load(path: str | Path, registry: Any = None) -> League:
             c.add("stop.win_rate.player", f"{player!r} is not a fixed player or learner{_suggest(str(player), targets)}")
         if who not in {x.name for x in learners}:
             c.add("stop.win_rate.learner", f"{who!r} is not a learner of this league")
-        if at_least is None:
+        if at_least is None and not c.reported("stop.win_rate.at_least"):
             c.add("stop.win_rate.at_least", "is required: the score to reach, e.g. 0.8")
         stop_win = (who, player or "", float(at_least or 0))
     if not any(x is not None for x in (rounds, minutes, rating, stop_win)):
@@ -415,7 +421,7 @@ def _pretrain(c: _Checker, reg: Any, table: Any, p: str, path: Path, game: Any) 
         if len(players) < 2 or not all(isinstance(x, str) for x in players):
             c.add(f"{p}.players", f"must list two or more policy ids, got {players!r}")
             players = []
-        if games < 1:
+        if games < 1 and not c.reported(f"{p}.games"):
             c.add(f"{p}.games", "must be at least 1: the games played for every pair of players")
         for spec in players if game is not None else []:
             _check_policy(c, reg, f"{p}.players", spec, game)
@@ -453,7 +459,8 @@ def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tu
     except ArenaError as e:
         c.add(f"{prefix}.matchmaker", str(e))
         return mm, table
-    for key in _non_finite(table):
+    non_finite = _non_finite(table)
+    for key in non_finite:
         c.add(f"{prefix}.{key}", "must be a finite number, not nan or inf")
     allowed = set(registration.params) | {"max_opponents"}
     unknown = [key for key in table if key not in allowed]
@@ -461,7 +468,7 @@ def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tu
         c.add(f"{prefix}.{key}", f"{mm} has no parameter {key!r}{_suggest(key, allowed)}; "
               f"parameters: {', '.join(sorted(allowed))}")
     params = {**registration.params, **table}
-    if unknown:
+    if unknown or non_finite:
         return registration.id, params
     try:  # a dry call on an empty pool checks the parameters' values (e.g. an unknown weighting)
         import numpy as np
