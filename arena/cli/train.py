@@ -64,7 +64,6 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
     from pathlib import Path
 
     from arena.errors import UsageError
-    from arena.ids import parse_spec
     from arena.output import BarProgress, print_json
     from arena.services.recording import open_store
     from arena.services.training import TrainRequest, parse_opponents, train
@@ -83,8 +82,8 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
                            stop_win_rate=stop_win_rate,
                            stop_minutes=stop_minutes, stop_iterations=stop_iterations, name=name,
                            snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,
-                           hyperparameters=dict(parse_spec("x:" + ",".join(hyperparameters))[1]) if hyperparameters
-                           else {}, seed=seed, resources={k: v for k, v in knobs.items() if v is not None},
+                           hyperparameters=_hyperparameters(hyperparameters), seed=seed,
+                           resources={k: v for k, v in knobs.items() if v is not None},
                            workers=workers, snapshots=ctx.find_root().obj.settings.snapshots)
     with open_store(db_path) as store:
         doc = train(ctx.find_root().obj, store, request, progress=BarProgress())
@@ -112,3 +111,20 @@ def _render_clone(doc: dict[str, Any]) -> None:
                + ("; against " + ", ".join(f"{k} {s:.3f}" for k, s in scores.items())
                   + f" over {doc['eval_games']} games each, rated in {doc['db']}" if scores else "")
                + f". Fine-tune it: arena train {doc['env']} --init {doc['final']}.")
+
+
+def _hyperparameters(given: tuple[str, ...]) -> dict[str, Any]:
+    """--hp key=value options as a dict, values read as on the command line (numbers, true/false, or text)."""
+    from arena.errors import ParameterError, UsageError
+    from arena.ids import parse_spec
+
+    out: dict[str, Any] = {}
+    for text in given:  # key=value, or several joined by commas
+        if not all(key.strip() and eq for key, eq, _ in (part.partition("=") for part in text.split(","))):
+            raise UsageError(f"--hp {text!r}: write key=value, e.g. --hp lr=0.0005.")
+        try:
+            out.update(parse_spec(f"hp:{text}")[1])
+        except ParameterError:  # a value such as 1e309 or NaN
+            raise UsageError(f"--hp {text!r}: a value must be a finite number, true/false or text.") from None
+    return out
+
