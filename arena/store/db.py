@@ -59,11 +59,16 @@ class Store(MatchesAndRatings):
         if not readonly and not self.path.exists():
             self._create()
         self.db = sqlite_utils.Database(self._connect(readonly))
-        self._check_is_arena()
-        if readonly:
-            self._upgrade_readonly()
-        else:
-            self._migrate(self.db)
+        try:
+            self._check_is_arena()
+            if readonly:
+                self._upgrade_readonly()
+            else:
+                self._wal(self.db.conn)  # only now: a database that is not Arena's keeps its journal mode
+                self._migrate(self.db)
+        except BaseException:
+            self.db.conn.close()  # a refused file is left as it was, without -wal or -shm files beside it
+            raise
 
     # -- opening ----------------------------------------------------------------------------
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -79,13 +84,17 @@ class Store(MatchesAndRatings):
                     raise StoreError(f"Cannot create {where}: folder {self.path.parent} does not exist.")
                 conn = sqlite3.connect(where, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe against a killed process
             conn.execute("PRAGMA foreign_keys = ON")
             return conn
         except sqlite3.DatabaseError as e:
             raise _explain(e, where) from e
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe against a killed process
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
 
     def _create(self) -> None:
         """Build a new store under a temporary name and link it into place complete, so that a reader opening the
