@@ -55,6 +55,9 @@ SLOW_TESTS = {
     "test_learner_contract::test_the_minimal_algorithm_in_the_plugin_docs_installs_and_trains",
     # five `arena` commands (export, info, three refusals): ~8 s
     "test_dataset::test_the_cli_exports_and_refuses_bad_input_in_one_line_before_ray",
+    # the bad-input corpus as real `arena` processes (16 starts, some importing RLlib's configs): ~35 s; every case
+    # also runs in-process in the fast loop (test_bad_input_in_process, ~11 s for all of them)
+    "test_corpus::test_bad_input_in_a_real_arena_process",
 }
 
 # Ray in the test's own source or in a fixture it uses: Ray started or imported, Ray workers asked for, or one of the
