@@ -41,7 +41,7 @@ def generate_cmd(ctx: click.Context, env: str, players: str, games: int, workers
     from arena.services.recording import open_store
     from arena.services.training import split_specs
 
-    with open_store(db_path) as store:
+    with open_store(db_path, create_on_use=True) as store:
         doc = generate(ctx.find_root().obj, store, env=env, players=split_specs(players), games=games,
                        workers=workers, seed=seed, openings=openings, move_timeout=move_timeout,
                        progress=BarProgress(quiet=as_json))

@@ -97,7 +97,7 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
 @db_option()
 def status_cmd(name: str, fmt: str, db_path: str) -> None:
     """Where league NAME stands: rounds, time, the pool with ratings, the last round's scores."""
-    with open_store(db_path) as store:
+    with open_store(db_path, readonly=True) as store:
         doc = league_status(store, name)
     if fmt == "csv":
         fmt = "table"
@@ -114,7 +114,7 @@ def list_cmd(fmt: str, db_path: str) -> None:
     """Leagues in the store."""
     from arena.store import leagues as state
 
-    with open_store(db_path) as store:
+    with open_store(db_path, readonly=True) as store:
         rows = [league_status(store, name) for name in state.names(store)]
     for r in rows:
         r.pop("members"), r.pop("last_round")

@@ -54,7 +54,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
                          workers=workers, ray_address=ray_address, record_moves=record_moves,
                          move_timeout=move_timeout, openings=openings)
     with contextlib.ExitStack() as stack:
-        store = stack.enter_context(open_store(db_path)) if db_path else None
+        store = stack.enter_context(open_store(db_path, create_on_use=True)) if db_path else None
         doc = head_to_head(ctx.find_root().obj, request, store=store, progress=BarProgress())
     if as_json:
         return print_json(doc)

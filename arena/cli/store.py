@@ -180,6 +180,7 @@ def ratings_set(env: str, draw_probability: float | None, beta: float | None, ta
 
     changes = {k: v for k, v in {"draw_probability": draw_probability, "beta": beta, "tau": tau}.items()
                if v is not None}
+    open_store(db_path, readonly=True).close()  # a store that is not there is not created here
     with open_store(db_path) as store:
         env = rankings.resolve_env(store, env)
         settings, changed = store.set_settings(env, changes)
@@ -195,6 +196,7 @@ def ratings_rebuild(env: str | None, check: bool, db_path: str) -> None:
     """Recompute every rating from the stored games, in the order they were stored."""
     from arena.store import rankings
 
+    open_store(db_path, readonly=True).close()  # a store that is not there is not created here
     with open_store(db_path) as store:
         env = rankings.resolve_env(store, env) if env else None
         changed = store.rebuild(env, dry_run=check)

@@ -52,7 +52,7 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
     request = TournamentRequest(env, players, format=fmt, rounds=rounds, games_per_pair=games_per_pair, name=name,
                                 seed=seed, resume=resume, workers=workers, ray_address=ray_address,
                                 move_timeout=move_timeout, openings=openings)
-    with open_store(db_path) as store:
+    with open_store(db_path, create_on_use=True) as store:
         doc = run_tournament(ctx.find_root().obj, store, request, progress=BarProgress(quiet=as_json))
     if as_json:
         return print_json(doc)

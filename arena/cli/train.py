@@ -85,7 +85,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
                            hyperparameters=_hyperparameters(hyperparameters), seed=seed,
                            resources={k: v for k, v in knobs.items() if v is not None},
                            workers=workers, snapshots=ctx.find_root().obj.settings.snapshots)
-    with open_store(db_path) as store:
+    with open_store(db_path, create_on_use=True) as store:
         doc = train(ctx.find_root().obj, store, request, progress=BarProgress())
     if as_json:
         return print_json(doc)
