@@ -164,9 +164,9 @@ class _Checker:
         return table
 
     def typed(self, table: dict[str, Any], key: str, prefix: str, kind: type | tuple[type, ...], default: Any = None,
-              *, low: float | None = None, high: float | None = None, limit: str | None = None) -> Any:
-        """table[key] checked for its type, finiteness and range; `high` defaults to LIMITS[limit or the key path
-        without list indices]. On a problem, the problem is recorded and `default` returned."""
+              *, low: float | None = None, high: float | None = None) -> Any:
+        """table[key] checked for its type, finiteness and range; `high` defaults to LIMITS of the key's path (list
+        indices left out). On a problem, the problem is recorded and `default` returned."""
         if key not in table:
             return default
         value, where = table[key], f"{prefix}.{key}" if prefix else key
@@ -179,7 +179,7 @@ class _Checker:
             return default
         limited = high is None and isinstance(value, (int, float)) and not isinstance(value, bool)
         if limited:
-            high = LIMITS.get(limit or re.sub(r"\[\d+\]", "", where))
+            high = LIMITS.get(re.sub(r"\[\d+\]", "", where))
         if low is not None and value < low or high is not None and value > high:
             bounds = (f"at least {_num(low)}" if high is None else f"at most {_num(high)}" if low is None
                       else f"between {_num(low)} and {_num(high)}")
