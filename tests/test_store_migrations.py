@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -187,5 +188,8 @@ def test_a_reader_never_finds_a_store_half_created(tmp_path, monkeypatch):
         assert not migrations.pending(store.db)
     assert seen and all(m.startswith("No Arena store at") for m in seen)  # absent, never "empty"
     assert [p.name for p in tmp_path.iterdir() if "creating" in p.name] == []
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as sqlite3 creates a file, not private like a temp file
     with open_store(path, readonly=True) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(migrations._migrations)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,11 +102,11 @@ class Store(MatchesAndRatings):
         where = str(self.path)
         if self.path.parent != Path("") and not self.path.parent.is_dir():
             raise StoreError(f"Cannot create {where}: folder {self.path.parent} does not exist.")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".creating", dir=self.path.parent)
+        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.creating"
+        try:  # mode 0o666 less the umask, as sqlite3 would create it (tempfile.mkstemp would make it private)
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except OSError as e:
             raise StoreError(f"Cannot create {where}: {e.strerror or e}.") from None
-        os.close(fd)
         try:
             with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
                 self._migrate(sqlite_utils.Database(conn))
