@@ -193,3 +193,33 @@ def test_a_reader_never_finds_a_store_half_created(tmp_path, monkeypatch):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as sqlite3 creates a file, not private like a temp file
     with open_store(path, readonly=True) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(migrations._migrations)
+
+
+@pytest.mark.parametrize("fails", ["m004_match_event", "m006_replays", "m007_error_participants"])
+def test_an_upgrade_that_fails_halfway_leaves_the_store_as_it_was(tmp_path, monkeypatch, fails):
+    """All pending migrations run in one transaction: one that fails (or a process killed meanwhile) leaves the old
+    schema and data whole. sqlite3's executescript would COMMIT that transaction before each script it runs."""
+    path = str(tmp_path / "old.db")
+    write_m001_store(path)
+    before = dump(path)
+    with sqlite3.connect(path) as conn:
+        schema = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+    def step(original):
+        def broken(db):
+            original(db)  # its statements run, then it fails as a kill would interrupt it
+            raise RuntimeError("killed")
+        return broken
+
+    monkeypatch.setattr(migrations, "_migrations", [type(m)(m.name, step(m.fn), m.transactional) if m.name == fails else m
+                                                     for m in migrations._migrations])
+    with pytest.raises(RuntimeError, match="killed"):
+        open_store(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
+        assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial"]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert dump(path) == before
+    monkeypatch.undo()
+    with open_store(path) as store:  # and the next open upgrades it whole
+        assert not migrations.pending(store.db)

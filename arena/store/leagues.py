@@ -15,7 +15,7 @@ import sqlite_utils
 
 from arena.errors import ArenaError
 from arena.pool import Member, Payoff, Pool
-from arena.store.matches import now, write_players
+from arena.store.matches import now, run_script, write_players
 from arena.store.rankings import player_ratings, skills  # noqa: F401  (a league's ratings: one query, in rankings)
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def m002_leagues(db: sqlite_utils.Database) -> None:
-    db.executescript("""
+    run_script(db, """
     CREATE TABLE leagues (
         name TEXT PRIMARY KEY,
         env TEXT NOT NULL,

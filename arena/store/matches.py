@@ -29,7 +29,7 @@ PLAYER_FIELDS = ("id", "kind", "env", "params", "parent", "iteration", "steps", 
 
 
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript("""
+    run_script(db, """
     CREATE TABLE players (
         id TEXT PRIMARY KEY,            -- canonical player id: a policy spec ("mcts:simulations=400") or a snapshot id
         kind TEXT NOT NULL,             -- "policy" | "snapshot" | "learner"
@@ -109,7 +109,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 def m004_match_event(db: sqlite_utils.Database) -> None:
     """matches.league held league names and 'tournament:NAME' values alike: name the column for what it holds."""
-    db.executescript("""
+    run_script(db, """
     -- matches.event: what a match was played for: a league's name, 'tournament:' || a tournament's name, or NULL
     -- (a plain `arena match`). Values are kept as they were: the match id hashes this tag.
     ALTER TABLE matches RENAME COLUMN league TO event;
@@ -120,7 +120,7 @@ def m004_match_event(db: sqlite_utils.Database) -> None:
 
 def m005_openings(db: sqlite_utils.Database) -> None:
     """matches.opening: the actions a game started from (arena.openings), so a game pair's shared start is kept."""
-    db.executescript("""
+    run_script(db, """
     -- matches.opening: JSON [action, ...] played from the start before the policies acted; NULL without an opening
     ALTER TABLE matches ADD COLUMN opening TEXT;
     """)
@@ -128,7 +128,7 @@ def m005_openings(db: sqlite_utils.Database) -> None:
 
 def m006_replays(db: sqlite_utils.Database) -> None:
     """matches.fingerprint and replay_of: an identical game is stored but rated once (distinct evidence)."""
-    db.executescript("""
+    run_script(db, """
     -- matches.fingerprint: digest of what makes the game (players by seat, every move from the start, and for
     --   games with chance or hidden information the seed too); NULL for games stored before m006 and for errors
     -- matches.replay_of: seq of the first stored game with the same fingerprint in the same env; such a replay is
