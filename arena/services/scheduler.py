@@ -61,6 +61,8 @@ class Scheduler:
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> str:
         lg = self.league
+        if self.resume and (reason := self._already_finished()) is not None:
+            return reason
         members = [Member(f, FIXED) for f in lg.fixed]
         members += [Member(x.name, LEARNER, learner=x.name, role=x.role) for x in lg.learners]
         row = state.start(self.store, lg, members, resume=self.resume)
@@ -72,22 +74,42 @@ class Scheduler:
         reason = self._stop_reason(done)
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         try:
-            self._start_learners(done)
-            self._last = time.monotonic()
-            while reason is None:
-                round_ = done + 1
-                self._round(round_)
-                done = round_
-                reason = self._stop_reason(done) or ("interrupted" if self.stop_requested else None)
-        except KeyboardInterrupt:
-            reason = "interrupted"
+            try:
+                self._start_learners(done)
+                self._last = time.monotonic()
+                while reason is None:
+                    round_ = done + 1
+                    self._round(round_)
+                    done = round_
+                    reason = self._stop_reason(done) or ("interrupted" if self.stop_requested else None)
+            except KeyboardInterrupt:  # a second Ctrl-C, or SIGTERM (arena.signals): stop now
+                reason = "interrupted"
+            # how the run ended is stored before the learners stop: stopping Ray can hang when the signal that
+            # stopped this run (SIGTERM to the process group) also reached Ray's own processes
+            state.finish(self.store, lg.name, "stopped" if reason == "interrupted" else "finished", reason or "",
+                         self.elapsed)
         finally:
             signal.signal(signal.SIGINT, previous)
             for session in self.sessions.values():
                 session.stop()
-        status = "stopped" if reason == "interrupted" else "finished"
-        state.finish(self.store, lg.name, status, reason or "", self.elapsed)
         return reason or ""
+
+    def _already_finished(self) -> str | None:
+        """On --resume: the stop rule that already holds for the stored league, checked before anything starts
+        (no learner is built and Ray is not started); the league stays (or is marked) finished, never running."""
+        lg = self.league
+        row = state.get(self.store, lg.name)
+        if row is None or row["env"] != lg.env:
+            return None  # a new league, or one state.start refuses in one line
+        self.elapsed = float(row["elapsed_s"] or 0.0)
+        done = state.rounds_done(self.store, lg.name)
+        reason = self._stop_reason(done)
+        if reason is not None:
+            if row["status"] != "finished" or row["stop_reason"] != reason:
+                state.finish(self.store, lg.name, "finished", reason, self.elapsed)
+            self.echo(f"League {lg.name} has already finished ({reason}) after round {done}; nothing to run. "
+                      "Raise its stop rule in the file to continue it.")
+        return reason
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
         if self.stop_requested:
