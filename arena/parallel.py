@@ -150,6 +150,7 @@ def _worker_main(conn: Connection, options: PlayOptions) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it shuts workers down
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # so is SIGTERM (sent to the whole group by `timeout`)
     try:
         player = ChunkPlayer()
         while True:

@@ -136,6 +136,9 @@ def build_cli(reg: Registry) -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from arena import signals
+
+    signals.install()  # SIGTERM stops every command as Ctrl-C does
     try:
         reg = Registry(settings=Settings.from_environment())  # read once; commands reach it as reg.settings
         command = build_cli(reg)
