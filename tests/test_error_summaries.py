@@ -62,3 +62,63 @@ def test_the_match_summary_counts_every_failed_game_and_lists_the_first_five(tmp
 def test_a_match_without_failures_says_nothing_about_them():
     out = run(["match", "openspiel/tic_tac_toe", "random", "random", "-n", "2", "-s", "1"])
     assert out.exit_code == 0 and "2 games, seed 1" in out.stdout and "failed" not in out.output
+
+
+ABORTING = '''
+import os, sys
+from arena import get_plugin_manager, hookimpl
+from arena.cli import build_cli
+from arena.registry import Registry
+
+
+class Aborting:
+    """Tic-tac-toe whose engine aborts the whole process (as a crash in native code would) when game 25 starts."""
+
+    @hookimpl
+    def register_envs(self, register):
+        register("test/aborting-v0", lambda: self, description="aborts the process")
+
+    @hookimpl
+    def adapt_env(self, env, env_id):
+        if env is not self:
+            return None
+        from arena.envs.openspiel import OpenSpielGame, load_game
+
+        game = OpenSpielGame(load_game("tic_tac_toe"), env_id)
+        real_reset = game.reset
+
+        def reset(seed):
+            Aborting.games += 1
+            if Aborting.games > 24:
+                os.abort()
+            real_reset(seed)
+
+        game.reset = reset
+        return game
+
+
+Aborting.games = 0
+pm = get_plugin_manager(entry_points=False)
+pm.register(Aborting(), name="aborting")
+reg = Registry(pm)
+build_cli(reg).main(args=sys.argv[1:], obj=reg, prog_name="arena")
+'''
+
+
+def test_a_plugin_that_aborts_the_process_loses_none_of_the_games_played_before(tmp_path):
+    """With one worker the games are played in the arena process itself, so an abort ends it; every game that
+    finished before is stored (committed one by one), none of the unfinished ones."""
+    import subprocess
+    import sys
+
+    (tmp_path / "aborting.py").write_text(ABORTING)
+    db = tmp_path / "a.db"
+    proc = subprocess.run([sys.executable, str(tmp_path / "aborting.py"), "match", "test/aborting", "random",
+                           "alphabeta:depth=1", "-n", "100", "-s", "1", "--db", str(db)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode < 0  # killed by SIGABRT
+    with sqlite3.connect(db) as conn:
+        # games 1-24 (three chunks of 8) finished; game 25 aborted as its chunk started
+        assert conn.execute("SELECT count(*), count(DISTINCT id) FROM matches WHERE status = 'ok'").fetchone() == (24, 24)
+        rated = conn.execute("SELECT sum(games) FROM ratings").fetchone()[0]
+    assert rated == 48  # each stored game with its rating update (two seats)

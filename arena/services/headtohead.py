@@ -12,7 +12,7 @@ from typing import Any
 from arena.errors import UsageError
 from arena.match import game_seed, opening_of, seat_order
 from arena.openings import Book, describe
-from arena.parallel import GameJob, PlayOptions, run_games
+from arena.parallel import GameJob, PlayOptions, plays_in_process, run_games
 from arena.services.progress import SILENT, Progress
 from arena.sprt import Sprt, SprtSpec
 from arena.stats import standings
@@ -93,7 +93,8 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     seed, games, info, names, book, described, jobs = _plan(registry, request)
     n, spec = info.num_seats, request.sprt
     feed = SprtFeed(spec) if spec else None
-    recorder = Recorder(store, event=request.event) if store is not None else None
+    recorder = Recorder(store, event=request.event, stream=plays_in_process(request.workers, request.ray_address)
+                        ) if store is not None else None
     played: list[tuple[tuple[int, ...], MatchResult]] = []
     interrupted = False
     progress.start(info.env_id, games)
@@ -184,7 +185,8 @@ def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store:
         plans.append((len(jobs), plan))
         jobs += plan[-1]
     played: list[MatchResult] = []
-    with Recorder(store, event=event) if store is not None else contextlib.nullcontext() as recorder:
+    with Recorder(store, event=event, stream=plays_in_process(workers)) if store is not None \
+            else contextlib.nullcontext() as recorder:
         stream = run_games(jobs, workers=workers, registry=registry)
         with contextlib.closing(stream):
             for _, result in stream:

@@ -58,9 +58,17 @@ class Recorder:
     part of one, and rerunning the same command stores them (match ids are idempotent). `event` tags every match
     (a league's name, 'tournament:NAME') and is part of its match id. A new game identical move for move to a
     stored one (a deterministic pairing replaying itself) is stored but not rated again: `replays` counts them.
+
+    With `stream`, every game is committed as it arrives: callers pass it when games are played in this process
+    (arena.parallel.plays_in_process), where a plugin that aborts the process (a crash in native code, os.abort)
+    would take the batch with it. Worker processes isolate such a crash from the process that records, so there
+    batching stays. Streaming costs about 0.5 ms a game (docs/guarantees.md has the measurements).
     """
 
-    def __init__(self, store: Store, *, event: str | None = None, max_batch: int = 64, max_delay: float = 1.0):
+    def __init__(self, store: Store, *, event: str | None = None, max_batch: int = 64, max_delay: float = 1.0,
+                 stream: bool = False):
+        if stream:
+            max_batch, max_delay = 1, 0.0
         self.store, self.event, self.max_batch, self.max_delay = store, event, max_batch, max_delay
         self.pending: list[MatchResult] = []
         self.new = self.already = 0
