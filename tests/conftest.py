@@ -32,6 +32,7 @@ RAY_TESTS = {
     "test_league::test_ctrl_c_stops_after_the_round_and_status_tells_where_it_stands",
     "test_signals::test_sigterm_stops_a_league_after_storing_its_finished_rounds",
     "test_signals::test_sigterm_stops_training_and_keeps_a_rated_snapshot",
+    "test_signals::test_processes_a_league_killed_with_sigkill_left_running_are_stopped_by_status_then_it_resumes",
 }
 # Long tests without Ray (in addition to modules that mark themselves slow): kill -9 and resume, several processes
 # writing one store, the same games on one and two workers, a full tournament, runs that install a package. Each

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -288,3 +289,17 @@ def test_resuming_a_finished_league_builds_no_learner_and_leaves_it_finished(reg
         assert Scheduler(longer, store, registry, run_dir=tmp_path / "runs", resume=True,
                          echo=lambda _: None).run() == "3 rounds"
         assert state.rounds_done(store, "np") == 3
+
+
+def test_a_league_whose_run_is_alive_is_not_run_twice(registry, tmp_path):
+    from arena import processes
+    from arena.store.leagues import LeagueStateError
+
+    reason, store, _ = run(tmp_path, registry, "[stop]\nrounds = 1")
+    with store:
+        assert state.get(store, "np")["run"] is None  # an ended run leaves no record
+        state.set_run(store, "np", processes.record())  # as if this (live) process were running it
+        league = dataclasses.replace(load(tmp_path / "np.toml", registry), stop_rounds=2)
+        with pytest.raises(LeagueStateError, match=f"already running in process {os.getpid()}"):
+            Scheduler(league, store, registry, run_dir=tmp_path / "runs", resume=True, echo=print).run()
+        assert state.rounds_done(store, "np") == 1 and state.get(store, "np")["status"] == "finished"

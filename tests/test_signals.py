@@ -167,3 +167,47 @@ def test_sigterm_stops_training_and_keeps_a_rated_snapshot(tmp_path):
     assert "Final snapshot: snapshot/st-it" in out
     assert list((tmp_path / "snaps").glob("st-it*/weights.pt"))
     assert count(db, "SELECT count(*) FROM players WHERE id LIKE 'snapshot/st-it%'") >= 1
+
+
+def test_processes_a_league_killed_with_sigkill_left_running_are_stopped_by_status_then_it_resumes(tmp_path):
+    """Killed alone with SIGKILL, a league's driver leaves some of Ray's processes running (its dashboard and
+    runtime-env agents here). The run recorded them in the store; `arena league status` stops them, by their
+    recorded pid and start time, and says so; --resume then finishes the league."""
+    from arena import processes
+
+    (tmp_path / "sig.toml").write_text(LEAGUE.replace("rounds = 500", "rounds = 3"))
+    db = tmp_path / "l.db"
+    env = {**os.environ, "ARENA_SNAPSHOTS": str(tmp_path / "snapshots")}
+    proc = subprocess.Popen([ARENA, "league", "run", "sig.toml", "--db", str(db)], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=default_signals)
+    try:
+        deadline = time.monotonic() + 180
+        while count(db, "SELECT count(*) FROM league_rounds WHERE phase = 'done'") < 1:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        with sqlite3.connect(db) as conn:
+            run = json.loads(conn.execute("SELECT run FROM leagues").fetchone()[0])
+        assert run["pid"] == proc.pid and {"raylet", "gcs_server"} <= {c[2] for c in run["children"]}
+        proc.kill()  # the driver alone
+        proc.wait()
+        time.sleep(3)
+        left = processes.leftovers(run)
+        assert left, "expected some of Ray's processes to outlive their killed driver"
+        status = subprocess.run([ARENA, "league", "status", "sig", "--db", str(db), "--json"], capture_output=True,
+                                text=True, env=env, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert f"Stopped {len(left)} processes left running by the killed run of league sig" in status.stderr
+        assert processes.leftovers(run) == []
+        doc = json.loads(status.stdout)
+        assert doc["status"] == "stopped" and doc["stop_reason"].startswith("killed")
+        resumed = subprocess.run([ARENA, "league", "run", "sig.toml", "--db", str(db), "--resume"], cwd=tmp_path,
+                                 env=env, capture_output=True, text=True, timeout=300, preexec_fn=default_signals)
+        assert resumed.returncode == 0 and "Finished (3 rounds)" in resumed.stderr, resumed.stderr[-2000:]
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT status, run FROM leagues").fetchall() == [("finished", None)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for line in session_processes(proc.pid):
+            os.kill(int(line.split()[0]), signal.SIGKILL)

@@ -97,8 +97,14 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
 @db_option()
 def status_cmd(name: str, fmt: str, db_path: str) -> None:
     """Where league NAME stands: rounds, time, the pool with ratings, the last round's scores."""
+    from arena.services.leagues import stop_leftovers
+
     with open_store(db_path, readonly=True) as store:
         doc = league_status(store, name)
+        run, stopped = stop_leftovers(store, name)
+    if stopped:
+        click.echo(f"Stopped {len(stopped)} processes left running by the killed run of league {name} (process "
+                   f"{run['pid']}): " + ", ".join(f"{n} {pid}" for pid, _, n in stopped) + ".", err=True)  # type: ignore[index]
     if fmt == "csv":
         fmt = "table"
     _print_status(doc, fmt)

@@ -18,7 +18,7 @@ from sqlite_utils.migrations import Migrations
 
 from arena.errors import ArenaError
 from arena.settings import DB_ENV_VAR
-from arena.store.leagues import m002_leagues
+from arena.store.leagues import m002_leagues, m008_league_runs
 from arena.store.matches import (MatchesAndRatings, RatingSystem, m001_initial, m004_match_event, m005_openings,
                                  m006_replays, m007_error_participants)
 from arena.store.tournaments import m003_tournaments
@@ -33,7 +33,7 @@ class StoreError(ArenaError):
 
 
 STEPS = (m001_initial, m002_leagues, m003_tournaments, m004_match_event, m005_openings, m006_replays,
-         m007_error_participants)  # never reorder or rename
+         m007_error_participants, m008_league_runs)  # never reorder or rename
 # PRAGMA user_version of a store this Arena migrated: the number of its migrations. A store with a higher one, or
 # with a migration this Arena does not know, was written by a newer Arena and is refused.
 SCHEMA_VERSION = len(STEPS)
