@@ -6,6 +6,7 @@ registries (games, policies, algorithms, matchmakers), so a bad league never rea
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +34,32 @@ SCHEMA: dict[str, set[str]] = {
                   "eval_workers"},
 }
 DEFAULT_MATCHMAKER = {"main": "pfsp", "main_exploiter": "alphastar", "league_exploiter": "alphastar"}
+# Upper bounds of numeric keys (docs/leagues.md#limits): far above any league that finishes on one machine, low enough
+# that a typo (10**21 iterations, a 24-digit seed) is refused before anything starts. Raise one here where needed.
+SEED_MAX = 2**32 - 1  # RLlib and numpy seed with 32-bit integers
+LIMITS: dict[str, float] = {
+    "seed": SEED_MAX,
+    "round.iterations": 100_000,
+    "snapshots.every": 1_000_000,
+    "snapshots.max_pool": 10_000,
+    "evaluation.games": 100_000,
+    "evaluation.snapshots": 1_000,
+    "evaluation.top": 1_000,
+    "evaluation.top_games": 100_000,
+    "stop.rounds": 1_000_000,
+    "stop.minutes": 525_600,  # a year
+    "stop.rating": 1_000_000,
+    "learners.hidden": 65_536,  # units in one layer
+    "learners.pretrain.games": 1_000_000,
+    "learners.pretrain.epochs": 10_000,
+    "learners.pretrain.minutes": 525_600,
+    "learners.pretrain.workers": 1_024,
+    "resources.num_env_runners": 1_024,
+    "resources.num_envs_per_env_runner": 4_096,
+    "resources.num_learners": 1_024,
+    "resources.num_gpus_per_learner": 64,
+    "resources.eval_workers": 1_024,
+}
 
 
 class LeagueConfigError(ArenaError):
@@ -107,6 +134,10 @@ class League:
         return next(x for x in self.learners if x.name == name)
 
 
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _suggest(word: str, options: Any) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -121,6 +152,10 @@ class _Checker:
     def add(self, key: str, message: str) -> None:
         self.problems.append(f"{self.path}: {key or '(top level)'}: {message}")
 
+    def reported(self, *keys: str) -> bool:
+        """Whether a problem with one of these keys was added (so that a follow-on problem is not reported too)."""
+        return any(line.startswith(f"{self.path}: {key}:") for key in keys for line in self.problems)
+
     def keys(self, table: Any, section: str, prefix: str) -> dict[str, Any]:
         if not isinstance(table, dict):
             self.add(prefix, f"must be a table, got {type(table).__name__}")
@@ -133,6 +168,8 @@ class _Checker:
 
     def typed(self, table: dict[str, Any], key: str, prefix: str, kind: type | tuple[type, ...], default: Any = None,
               *, low: float | None = None, high: float | None = None) -> Any:
+        """table[key] checked for its type, finiteness and range; `high` defaults to LIMITS of the key's path (list
+        indices left out). On a problem, the problem is recorded and `default` returned."""
         if key not in table:
             return default
         value, where = table[key], f"{prefix}.{key}" if prefix else key
@@ -140,9 +177,17 @@ class _Checker:
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             self.add(where, f"must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
             return default
+        if isinstance(value, float) and not math.isfinite(value):  # TOML allows nan and inf; both pass < and >
+            self.add(where, f"must be a finite number, got {value!r}")
+            return default
+        limited = high is None and isinstance(value, (int, float)) and not isinstance(value, bool)
+        if limited:
+            high = LIMITS.get(re.sub(r"\[\d+\]", "", where))
         if low is not None and value < low or high is not None and value > high:
-            bounds = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
-            self.add(where, f"must be {bounds}, got {value!r}")
+            bounds = (f"at least {_num(low)}" if high is None else f"at most {_num(high)}" if low is None
+                      else f"between {_num(low)} and {_num(high)}")
+            hint = " (Arena's limit, docs/leagues.md#limits)" if limited and high is not None and value > high else ""
+            self.add(where, f"must be {bounds}{hint}, got {value!r}")
             return default
         return value
 
@@ -153,9 +198,12 @@ def load(path: str | Path, registry: Any = None) -> League:
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise LeagueConfigError([f"{path}: cannot read the league file ({e.strerror or e})."]) from None
+    except UnicodeDecodeError as e:
+        raise LeagueConfigError([f"{path}: not a text file: byte {e.start} is not UTF-8 (a league file is UTF-8 "
+                                 "TOML)."]) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -165,7 +213,8 @@ def load(path: str | Path, registry: Any = None) -> League:
     c.keys(raw, "", "")
     name = c.typed(raw, "name", "", str)
     if name is None:
-        c.add("name", "is required: a short id such as 'connect_four'")
+        if not c.reported("name"):
+            c.add("name", "is required: a short id such as 'connect_four'")
     elif not NAME.match(name):
         c.add("name", f"{name!r} may hold only letters, digits, '_', '.' and '-'")
     env, game = c.typed(raw, "env", "", str), None
@@ -176,7 +225,7 @@ def load(path: str | Path, registry: Any = None) -> League:
             game = reg.make_game(env)
         except ArenaError as e:
             c.add("env", str(e))
-    seed = c.typed(raw, "seed", "", int, 0)
+    seed = c.typed(raw, "seed", "", int, 0, low=0)
 
     learners: list[Learner] = []
     raw_learners = raw.get("learners", [])
@@ -200,10 +249,14 @@ def load(path: str | Path, registry: Any = None) -> League:
         if role not in ROLES:
             c.add(f"{p}.role", f"{role!r} is not a role{_suggest(role, ROLES)}; roles: {', '.join(ROLES)}")
         hidden = c.typed(item, "hidden", p, list, [128, 128])
-        if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
-            c.add(f"{p}.hidden", f"must be a list of positive layer sizes such as [128, 128], got {hidden!r}")
+        if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and 0 < h <= LIMITS["learners.hidden"]
+                                 for h in hidden):
+            c.add(f"{p}.hidden", f"must be a list of layer sizes from 1 to {LIMITS['learners.hidden']} such as "
+                  f"[128, 128], got {hidden!r}")
             hidden = [128, 128]
         hp = c.typed(item, "hyperparameters", p, dict, {})
+        for key in _non_finite(hp):
+            c.add(f"{p}.hyperparameters.{key}", "must be a finite number, not nan or inf")
         init = c.typed(item, "init", p, str)
         if init is not None and game is not None:
             from .services.training import check_init
@@ -268,7 +321,8 @@ def load(path: str | Path, registry: Any = None) -> League:
                   f"{_suggest(str(target), targets)}")
     if win_rate is not None and not against:
         c.add("snapshots.against", "names the players a win_rate is measured against, e.g. ['random']")
-    if every is None and win_rate is None and "snapshots" in raw:
+    if every is None and win_rate is None and "snapshots" in raw and not c.reported("snapshots.every",
+                                                                                     "snapshots.win_rate"):
         c.add("snapshots", "needs 'every' (iterations), 'win_rate' with 'against', or both")
     max_pool = c.typed(snaps, "max_pool", "snapshots", int, 16, low=1)
 
@@ -283,7 +337,7 @@ def load(path: str | Path, registry: Any = None) -> League:
     stop = c.keys(raw.get("stop", {}), "stop", "stop")
     rounds = c.typed(stop, "rounds", "stop", int, None, low=1)
     minutes = c.typed(stop, "minutes", "stop", (float, int), None, low=0.01)
-    rating = c.typed(stop, "rating", "stop", (float, int), None)
+    rating = c.typed(stop, "rating", "stop", (float, int), None, low=-LIMITS["stop.rating"])
     stop_win = None
     if "win_rate" in stop:
         w = c.keys(stop["win_rate"], "stop.win_rate", "stop.win_rate")
@@ -294,7 +348,7 @@ def load(path: str | Path, registry: Any = None) -> League:
             c.add("stop.win_rate.player", f"{player!r} is not a fixed player or learner{_suggest(str(player), targets)}")
         if who not in {x.name for x in learners}:
             c.add("stop.win_rate.learner", f"{who!r} is not a learner of this league")
-        if at_least is None:
+        if at_least is None and not c.reported("stop.win_rate.at_least"):
             c.add("stop.win_rate.at_least", "is required: the score to reach, e.g. 0.8")
         stop_win = (who, player or "", float(at_least or 0))
     if not any(x is not None for x in (rounds, minutes, rating, stop_win)):
@@ -331,6 +385,15 @@ def load(path: str | Path, registry: Any = None) -> League:
                   stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
                   stop_rating=rating, resources=resources, payoff_decay=float(decay),
                   eval_workers=eval_workers or 1, eval_openings=eval_openings)
+
+
+def _non_finite(value: Any, key: str = "") -> list[str]:
+    """Keys (dotted, with [i] for list items) of the nan and inf floats anywhere in a TOML value."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [key]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [bad for k, v in items
+            for bad in _non_finite(v, f"{key}[{k}]" if isinstance(k, int) else f"{key}.{k}" if key else str(k))]
 
 
 def _check_policy(c: _Checker, reg: Any, where: str, spec: str, game: Any) -> None:
@@ -374,7 +437,7 @@ def _pretrain(c: _Checker, reg: Any, table: Any, p: str, path: Path, game: Any) 
         if len(players) < 2 or not all(isinstance(x, str) for x in players):
             c.add(f"{p}.players", f"must list two or more policy ids, got {players!r}")
             players = []
-        if games < 1:
+        if games < 1 and not c.reported(f"{p}.games"):
             c.add(f"{p}.games", "must be at least 1: the games played for every pair of players")
         for spec in players if game is not None else []:
             _check_policy(c, reg, f"{p}.players", spec, game)
@@ -419,13 +482,16 @@ def _matchmaker(c: _Checker, reg: Any, prefix: str, table: dict[str, Any]) -> tu
     except ArenaError as e:
         c.add(f"{prefix}.matchmaker", str(e))
         return mm, table
+    non_finite = _non_finite(table)
+    for key in non_finite:
+        c.add(f"{prefix}.{key}", "must be a finite number, not nan or inf")
     allowed = set(registration.params) | {"max_opponents"}
     unknown = [key for key in table if key not in allowed]
     for key in unknown:
         c.add(f"{prefix}.{key}", f"{mm} has no parameter {key!r}{_suggest(key, allowed)}; "
               f"parameters: {', '.join(sorted(allowed))}")
     params = {**registration.params, **table}
-    if unknown:
+    if unknown or non_finite:
         return registration.id, params
     try:  # a dry call on an empty pool checks the parameters' values (e.g. an unknown weighting)
         import numpy as np

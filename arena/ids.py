@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,8 @@ def parse_spec(text: str) -> tuple[str, dict[str, Any]]:
         if not eq or not key.strip():
             raise ParameterError(f"Bad parameter {item!r} in {text!r}: write ID:key=value,key=value.")
         params[key.strip()] = parse_value(value.strip())
+        if isinstance(params[key.strip()], float) and not math.isfinite(params[key.strip()]):  # 1e309, NaN
+            raise ParameterError(f"Parameter {key.strip()!r} in {text!r} must be a finite number, got {value.strip()}.")
     if not id_:
         raise ParameterError(f"Empty id in {text!r}.")
     return id_, params

@@ -101,6 +101,11 @@ def crashed(job: GameJob, why: str) -> MatchResult:
     return MatchResult(job.env, job.seed, job.players, (0.0,) * n, (0,) * n, 0, error=why, opening=job.opening)
 
 
+def plays_in_process(workers: int = 1, ray_address: str | None = None) -> bool:
+    """Whether run_games plays in this process (where a plugin that aborts takes the caller down with it)."""
+    return ray_address is None and workers <= 1
+
+
 def run_games(jobs: Sequence[GameJob], *, workers: int = 1, ray_address: str | None = None,
               options: PlayOptions = PlayOptions(), retries: int = 1,
               registry: Any = None) -> Iterator[tuple[GameJob, MatchResult]]:
@@ -112,7 +117,7 @@ def run_games(jobs: Sequence[GameJob], *, workers: int = 1, ray_address: str | N
         from arena.plugins.ray_workers import ray_stream  # Ray stays out of the core until asked for
 
         stream = ray_stream(chunks(jobs), workers, ray_address, options, retries)
-    elif workers <= 1:
+    elif plays_in_process(workers):
         stream = _local_stream(jobs, options, registry)
     else:
         stream = _process_stream(chunks(jobs), workers, options, retries)
@@ -150,6 +155,7 @@ def _worker_main(conn: Connection, options: PlayOptions) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it shuts workers down
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # so is SIGTERM (sent to the whole group by `timeout`)
     try:
         player = ChunkPlayer()
         while True:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -124,6 +125,8 @@ def coerce_params(reg: Registration, given: Mapping[str, Any]) -> dict[str, Any]
             accepted = ", ".join(sorted(defaults)) or "none"
             raise ParameterError(f"Policy {reg.id!r} has no parameter {key!r} (it takes: {accepted}).")
         default = defaults[key]
+        if isinstance(value, float) and not math.isfinite(value):  # `depth=1e309` parses as inf
+            raise ParameterError(f"Parameter {key!r} of policy {reg.id!r} must be a finite number, got {value!r}.")
         if default is None or isinstance(value, type(default)):
             out[key] = value
         elif isinstance(default, bool) or not isinstance(default, (int, float, str)):
@@ -131,9 +134,10 @@ def coerce_params(reg: Registration, given: Mapping[str, Any]) -> dict[str, Any]
         else:
             try:
                 converted = type(default)(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 converted = None
-            if converted is None or (isinstance(default, int) and converted != value):
+            if converted is None or (isinstance(default, int) and converted != value) or \
+                    (isinstance(converted, float) and not math.isfinite(converted)):  # "nan" as a float
                 raise ParameterError(
                     f"Parameter {key!r} of policy {reg.id!r} must be {type(default).__name__}, got {value!r}."
                 )

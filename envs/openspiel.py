@@ -44,7 +44,33 @@ def load_game(name: str, **params: Any) -> Any:
             raise ParameterError(
                 f"Parameter {key!r} of OpenSpiel game {name!r} must be {type(default).__name__}, got {value!r}."
             )
-    return pyspiel.load_game(name, params)
+    kind = known[name]
+    players = params.get("players")
+    if isinstance(players, int) and not kind.min_num_players <= players <= kind.max_num_players:
+        # checked here: pyspiel would print its own multi-line report on stderr before raising
+        raise ParameterError(f"OpenSpiel game {name!r} takes {kind.min_num_players} to {kind.max_num_players} "
+                             f"players, got players={players}.")
+    try:
+        game = pyspiel.load_game(name, params)
+        if params:  # pyspiel accepts values such as rows=-1 and fails only when the game is used
+            _try_out(game)
+    except (pyspiel.SpielError, ValueError, OverflowError, MemoryError) as e:
+        if not params:
+            raise
+        given = ", ".join(f"{k}={v}" for k, v in params.items())
+        why = " ".join(line.strip() for line in str(e).splitlines())  # SpielError spans lines
+        raise ParameterError(f"OpenSpiel game {name!r} cannot be built with {given}: {why}") from None
+    return game
+
+
+def _try_out(game: Any) -> None:
+    """Raise ValueError unless the game has a sane shape and a first state (what the adapter relies on)."""
+    kind = game.get_type()
+    shape = (game.observation_tensor_shape() if kind.provides_observation_tensor else
+             game.information_state_tensor_shape() if kind.provides_information_state_tensor else [])
+    if any(d < 1 for d in shape) or game.num_distinct_actions() < 1:
+        raise ValueError(f"it would have observation shape {list(shape)} and {game.num_distinct_actions()} actions")
+    game.new_initial_state()
 
 
 @hookimpl

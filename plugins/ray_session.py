@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from arena import logs
+from arena import logs, signals
 from arena.errors import UsageError
 
 LOCAL = "local"  # an address meaning: start a local Ray, as if no address were given
@@ -33,6 +33,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     verbose = logs.is_verbose() if verbose is None else verbose
     if ray.is_initialized():
         logs.quiet_ray(verbose)
+        signals.reinstall()
         return
     env = dict(runtime_env or {})
     env_vars = {**logs.worker_env(verbose), **dict(env.get("env_vars") or {})}
@@ -50,3 +51,4 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         raise UsageError(f"Cannot start or reach {where}: {e}. Start a cluster with `ray start --head`, "
                          "or leave the Ray address out to run on this machine.") from e
     logs.quiet_ray(verbose)  # ray.init set the `ray` logger's level again
+    signals.reinstall()  # ray.init replaced the SIGTERM handler with its own, which skips every clean-up step

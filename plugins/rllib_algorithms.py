@@ -133,6 +133,44 @@ def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[st
     return f"{algo} has no hyperparameter {', '.join(unknown)}{hint} (RLlib's {type(config).__name__})."
 
 
+def _bad_hyperparameter_values(algo: str, config: Any, hyperparameters: Mapping[str, Any]) -> str | None:
+    """One line naming a hyperparameter value RLlib would fail on or train badly with, or None; starts no Ray.
+
+    A value must have the kind of its RLlib default (a number where RLlib's default is a number; a list is a
+    schedule), lie in the range below where one is known, and pass RLlib's own AlgorithmConfig.validate() together
+    with Arena's defaults (which catches, for example, a malformed lr schedule or a minibatch above the batch)."""
+    import math
+
+    positive, unit, at_least_0, at_least_1 = (0, False), (0, True, 1), (0, True), (1, True)
+    ranges = {"lr": positive, "gamma": unit, "lambda_": unit, "clip_param": positive, "vf_clip_param": positive,
+              "grad_clip": positive, "entropy_coeff": at_least_0, "vf_loss_coeff": at_least_0, "kl_coeff": at_least_0,
+              "kl_target": positive, "num_epochs": at_least_1, "minibatch_size": at_least_1,
+              "train_batch_size_per_learner": at_least_1, "train_batch_size": at_least_1, "n_step": at_least_1,
+              "target_network_update_freq": at_least_1, "tau": unit}
+    rllib_hp = {k: v for k, v in hyperparameters.items() if k not in ENV_HYPERPARAMETERS}
+    for key, value in rllib_hp.items():
+        default = getattr(config, key, None)
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{algo} hyperparameter {key} must be a finite number, got {value!r}."
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float, list))):
+            return f"{algo} hyperparameter {key} must be a number (RLlib's default is {default!r}), got {value!r}."
+        if key in ranges and isinstance(value, (int, float)) and not isinstance(value, bool):
+            low, closed, *high = ranges[key]
+            if value < low or (not closed and value == low) or (high and value > high[0]):
+                bounds = f"from {low} to {high[0]}" if high else f"at least {low}" if closed else f"above {low}"
+                return f"{algo} hyperparameter {key} must be {bounds}, got {value!r}."
+    from arena.logs import quiet_ray
+
+    quiet_ray()  # validate() logs RLlib's "new API stack" notice, which quiet mode hides (arena.logs)
+    try:  # RLlib's own checks; validate() reads the config and starts nothing
+        type(config)().training(**{**DEFAULT_HYPERPARAMETERS.get(algo, {}), **rllib_hp}).validate()
+    except (TypeError, ValueError, KeyError) as e:
+        text = " ".join(str(e).split())
+        return f"RLlib refused the {algo} hyperparameters: {text[:300]}{'...' if len(text) > 300 else ''}"
+    return None
+
+
 class Session:
     """One learner training in RLlib, an `arena.protocols.Learner`: Arena keeps the matchmaking table and reads
     episode outcomes back."""
@@ -163,7 +201,8 @@ class Session:
         from ray.rllib.algorithms.ppo import PPOConfig
 
         config = {"ppo": PPOConfig, "appo": APPOConfig, "dqn": DQNConfig}[params["algo"]]()
-        return _unknown_hyperparameters(params["algo"], config, hyperparameters)
+        return (_unknown_hyperparameters(params["algo"], config, hyperparameters)
+                or _bad_hyperparameter_values(params["algo"], config, hyperparameters))
 
     @classmethod
     def create(cls, params: Mapping[str, Any], *, env: str, table: Mapping[str, float],

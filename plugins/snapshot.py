@@ -197,7 +197,14 @@ def register_commands(cli):
 
         rows = []
         for name in snapshot_names():
-            meta = json.loads((snapshots_dir() / name / "meta.json").read_text())
+            try:
+                meta = json.loads((snapshots_dir() / name / "meta.json").read_text(encoding="utf-8"))
+                if not isinstance(meta, dict):
+                    raise ValueError(f"a JSON {type(meta).__name__}, not an object")
+            except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                click.echo(f"warning: snapshot/{name} left out: its meta.json cannot be read "
+                           f"({' '.join(str(e).split())}).", err=True)
+                continue
             rows.append({"policy": f"snapshot/{name}", **{k: meta.get(k) for k in (
                 "env", "algo", "iteration", "env_steps", "parent", "created_at")}})
         emit(rows, [("Policy", field("policy")), ("Env", field("env")), ("Algo", field("algo")),

@@ -30,6 +30,9 @@ RAY_TESTS = {
     "test_rllib",  # RLlib itself: every test imports it, most start a local Ray
     "test_league::test_kill_9_mid_league_then_resume_loses_and_double_counts_nothing",
     "test_league::test_ctrl_c_stops_after_the_round_and_status_tells_where_it_stands",
+    "test_signals::test_sigterm_stops_a_league_after_storing_its_finished_rounds",
+    "test_signals::test_sigterm_stops_training_and_keeps_a_rated_snapshot",
+    "test_signals::test_processes_a_league_killed_with_sigkill_left_running_are_stopped_by_status_then_it_resumes",
 }
 # Long tests without Ray (in addition to modules that mark themselves slow): kill -9 and resume, several processes
 # writing one store, the same games on one and two workers, a full tournament, runs that install a package. Each
@@ -55,6 +58,12 @@ SLOW_TESTS = {
     "test_learner_contract::test_the_minimal_algorithm_in_the_plugin_docs_installs_and_trains",
     # five `arena` commands (export, info, three refusals): ~8 s
     "test_dataset::test_the_cli_exports_and_refuses_bad_input_in_one_line_before_ray",
+    # the bad-input corpus as real `arena` processes (16 starts, some importing RLlib's configs): ~35 s; every case
+    # also runs in-process in the fast loop (test_bad_input_in_process, ~11 s for all of them)
+    "test_corpus::test_bad_input_in_a_real_arena_process",
+    # SIGTERM and SIGINT to real `arena match` and `arena tournament` processes, and a resume: ~30 s for the four
+    "test_signals::test_a_signal_stops_a_match_and_keeps_every_game_played",
+    "test_signals::test_a_signal_stops_a_tournament_which_resumes_from_there",
 }
 
 # Ray in the test's own source or in a fixture it uses: Ray started or imported, Ray workers asked for, or one of the

@@ -110,3 +110,27 @@ def test_plugins_add_subcommands_through_register_commands():
     result = CliRunner().invoke(build_cli(reg), ["greet", "arena"], obj=reg)
     assert result.exit_code == 0 and result.output == "hello arena\n"
     assert "greet" not in cli.commands
+
+
+def test_an_error_whose_text_spans_lines_is_printed_on_one():
+    from click.testing import CliRunner
+
+    from arena import get_plugin_manager, hookimpl
+    from arena.cli import build_cli
+    from arena.registry import Registry
+
+    def broken():
+        raise RuntimeError("first line\nsecond line")
+
+    class Broken:
+        @hookimpl
+        def register_envs(self, register):
+            register("test/broken-v0", broken)
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(Broken(), name="broken")
+    reg = Registry(pm)
+    result = CliRunner().invoke(build_cli(reg), ["match", "test/broken", "random", "random"], obj=reg)
+    assert result.exit_code == 1  # the plugin failed, not the user
+    assert result.stderr.splitlines() == [
+        "Error: Env 'test/broken-v0' failed to build: RuntimeError: first line second line"]

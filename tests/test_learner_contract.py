@@ -3,8 +3,10 @@
 plugin through a real entry point and runs the CLI."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -261,3 +263,43 @@ def test_the_minimal_algorithm_in_the_plugin_docs_installs_and_trains(tmp_path):
     played = json_of(run_arena(["match", "openspiel/tic_tac_toe", "snapshot/doc-it2", "random", "-n", "4", "--json"],
                                tmp_path, site))
     assert played["games_played"] == 4 and not played["errors"] and not played["forfeits"]
+
+
+def test_resuming_a_finished_league_builds_no_learner_and_leaves_it_finished(registry, tmp_path, monkeypatch):
+    reason, store, _ = run(tmp_path, registry, "[stop]\nrounds = 2")
+    assert reason == "2 rounds"
+    with store:  # as a run killed on --resume before this fix left it: marked running again
+        store.db.execute("UPDATE leagues SET status = 'running', stop_reason = NULL WHERE name = 'np'")
+    import arena.services.scheduler as scheduler
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("a learner was built for a league that has finished")
+
+    league = load(tmp_path / "np.toml", registry)
+    lines: list[str] = []
+    with monkeypatch.context() as patched, open_store(tmp_path / "a.db") as store:
+        patched.setattr(scheduler, "create_learner", tripwire)
+        again = Scheduler(league, store, registry, run_dir=tmp_path / "runs", resume=True, echo=lines.append).run()
+        row = state.get(store, "np")
+        assert again == "2 rounds" and (row["status"], row["stop_reason"]) == ("finished", "2 rounds")
+        assert state.rounds_done(store, "np") == 2
+    assert any("already finished (2 rounds)" in line for line in lines)
+    longer = dataclasses.replace(league, stop_rounds=3)  # a raised stop rule continues it
+    with open_store(tmp_path / "a.db") as store:
+        assert Scheduler(longer, store, registry, run_dir=tmp_path / "runs", resume=True,
+                         echo=lambda _: None).run() == "3 rounds"
+        assert state.rounds_done(store, "np") == 3
+
+
+def test_a_league_whose_run_is_alive_is_not_run_twice(registry, tmp_path):
+    from arena import processes
+    from arena.store.leagues import LeagueStateError
+
+    reason, store, _ = run(tmp_path, registry, "[stop]\nrounds = 1")
+    with store:
+        assert state.get(store, "np")["run"] is None  # an ended run leaves no record
+        state.set_run(store, "np", processes.record())  # as if this (live) process were running it
+        league = dataclasses.replace(load(tmp_path / "np.toml", registry), stop_rounds=2)
+        with pytest.raises(LeagueStateError, match=f"already running in process {os.getpid()}"):
+            Scheduler(league, store, registry, run_dir=tmp_path / "runs", resume=True, echo=print).run()
+        assert state.rounds_done(store, "np") == 1 and state.get(store, "np")["status"] == "finished"

@@ -273,3 +273,18 @@ def test_players_have_one_writer_that_keeps_or_updates_a_row(tmp_path):
         store.record(result(["snapshot/x", "b"], [1, -1], seed=2), kinds={"snapshot/x": "policy"})
         row = store.db.execute("SELECT kind, env, iteration, checkpoint FROM players WHERE id = 'snapshot/x'").fetchone()
         assert row == ("snapshot", "test/game-v0", 3, "/w")
+
+
+def test_a_store_opened_to_create_on_use_exists_only_once_something_is_stored(tmp_path):
+    path = tmp_path / "fresh.db"
+    with open_store(path, create_on_use=True) as store:
+        assert store.path == path and not path.exists()  # asking where it is creates nothing
+    assert not path.exists()
+    with open_store(path, create_on_use=True) as store:
+        assert store.record(result(["a", "b"], [1, -1], 1)).new
+    with open_store(path, readonly=True) as store:
+        assert counts(store)["matches"] == 1
+    with open_store(path, create_on_use=True) as store:  # an existing store is opened (and checked) at once
+        assert isinstance(store, Store)
+    with pytest.raises(StoreError, match="folder .* does not exist"):
+        open_store(tmp_path / "missing" / "x.db", create_on_use=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -124,3 +125,101 @@ def test_a_store_that_cannot_take_its_upgrade_says_so_in_one_line(tmp_path, monk
     monkeypatch.setattr(Store, "_connect", refuse)
     with pytest.raises(StoreError, match="written by an older Arena and needs an upgrade"):
         open_store(path, readonly=True)
+
+
+def test_error_games_keep_their_seats_but_no_score_so_sql_never_reads_them_as_draws(tmp_path):
+    path = str(tmp_path / "old.db")
+    write_m001_store(path)
+    with sqlite3.connect(path) as conn:  # an m001-era error game: participants with score 0.5 and rank 0
+        seq = conn.execute("INSERT INTO matches (id, env, seed, played_at, status, reason) VALUES "
+                           "('err', ?, 9, '2024-01-01', 'error', 'crashed')", (ENV,)).lastrowid
+        conn.executemany("INSERT INTO participants (match_seq, seat, team, player, score, rank, return) "
+                         "VALUES (?, ?, ?, ?, 0.5, 0, 0.0)", [(seq, 0, 0, "a"), (seq, 1, 1, "b")])
+    before = dump(path)["participants"]
+    with open_store(path) as store:
+        failed = MatchResult(ENV, 10, ("c", "d"), (0.0, 0.0), (0, 0), 0, error="RuntimeError: boom")
+        new_seq = store.record(failed).seq
+        rows = store.db.execute("SELECT match_seq, seat, player, score, rank, return FROM participants "
+                                "WHERE match_seq IN (?, ?) ORDER BY 1, 2", (seq, new_seq)).fetchall()
+        assert rows == [(seq, 0, "a", None, None, None), (seq, 1, "b", None, None, None),
+                        (new_seq, 0, "c", None, None, None), (new_seq, 1, "d", None, None, None)]
+        draws = store.db.execute("SELECT count(*) FROM participants WHERE score = 0.5").fetchone()[0]
+        assert draws == sum(1 for row in before if row[0] != seq and row[4] == 0.5)  # the real draw of GAMES[1]
+        assert store.rebuild(dry_run=True) == {}
+    ok_rows = [row for row in dump(path)["participants"] if row[0] not in (seq, new_seq)]
+    assert ok_rows == [row for row in before if row[0] != seq]
+
+
+@pytest.mark.parametrize("newer", ["migration", "user_version"])
+def test_a_store_written_by_a_newer_arena_is_refused_in_one_line_and_left_alone(tmp_path, newer):
+    path = tmp_path / "new.db"
+    with open_store(path):
+        pass
+    with sqlite3.connect(path) as conn:
+        if newer == "migration":
+            conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                         "VALUES ('arena', 'm999_from_the_future', '2030-01-01')")
+        else:
+            conn.execute(f"PRAGMA user_version = {conn.execute('PRAGMA user_version').fetchone()[0] + 1}")
+    data = path.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError) as caught:
+            open_store(path, readonly=readonly)
+        message = str(caught.value)
+        assert "newer Arena" in message and "upgrade Arena" in message and "\n" not in message
+        assert ("m999_from_the_future" in message) == (newer == "migration")
+    assert path.read_bytes() == data
+
+
+def test_a_reader_never_finds_a_store_half_created(tmp_path, monkeypatch):
+    path = tmp_path / "arena.db"
+    seen = []
+    original = Store._migrate
+
+    def migrate_and_look(self, db):  # while the first writer builds the schema, a reader opens the path
+        if migrations.pending(db):
+            with pytest.raises(StoreError) as caught:
+                Store(path, readonly=True)
+            seen.append(str(caught.value))
+        original(self, db)
+
+    monkeypatch.setattr(Store, "_migrate", migrate_and_look)
+    with open_store(path) as store:
+        assert not migrations.pending(store.db)
+    assert seen and all(m.startswith("No Arena store at") for m in seen)  # absent, never "empty"
+    assert [p.name for p in tmp_path.iterdir() if "creating" in p.name] == []
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as sqlite3 creates a file, not private like a temp file
+    with open_store(path, readonly=True) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(migrations._migrations)
+
+
+@pytest.mark.parametrize("fails", ["m004_match_event", "m006_replays", "m007_error_participants"])
+def test_an_upgrade_that_fails_halfway_leaves_the_store_as_it_was(tmp_path, monkeypatch, fails):
+    """All pending migrations run in one transaction: one that fails (or a process killed meanwhile) leaves the old
+    schema and data whole. sqlite3's executescript would COMMIT that transaction before each script it runs."""
+    path = str(tmp_path / "old.db")
+    write_m001_store(path)
+    before = dump(path)
+    with sqlite3.connect(path) as conn:
+        schema = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+    def step(original):
+        def broken(db):
+            original(db)  # its statements run, then it fails as a kill would interrupt it
+            raise RuntimeError("killed")
+        return broken
+
+    monkeypatch.setattr(migrations, "_migrations", [type(m)(m.name, step(m.fn), m.transactional) if m.name == fails else m
+                                                     for m in migrations._migrations])
+    with pytest.raises(RuntimeError, match="killed"):
+        open_store(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
+        assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == ["m001_initial"]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert dump(path) == before
+    monkeypatch.undo()
+    with open_store(path) as store:  # and the next open upgrades it whole
+        assert not migrations.pending(store.db)

@@ -27,11 +27,19 @@ class ArenaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ArenaError as e:
-            click.secho(f"Error: {e}", fg="red", err=True)
+            click.secho(f"Error: {one_line(e)}", fg="red", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+
+
+def one_line(error: ArenaError) -> str:
+    """The error's message on one line (a plugin or library may put line breaks in what Arena wraps); an error that
+    lists several problems (a league file's) keeps one line per problem."""
+    if getattr(error, "problems", None):
+        return "\n".join(error.problems)  # type: ignore[attr-defined]
+    return " ".join(str(error).split())
 
 
 def registry(ctx: click.Context) -> Registry:
@@ -128,10 +136,13 @@ def build_cli(reg: Registry) -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from arena import signals
+
+    signals.install()  # SIGTERM stops every command as Ctrl-C does
     try:
         reg = Registry(settings=Settings.from_environment())  # read once; commands reach it as reg.settings
         command = build_cli(reg)
     except ArenaError as e:
-        click.secho(f"Error: {e}", fg="red", err=True)
+        click.secho(f"Error: {one_line(e)}", fg="red", err=True)
         sys.exit(e.exit_code)
     command.main(args=argv, obj=reg, prog_name="arena")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from arena.errors import ArenaError, UsageError
 from arena.output import print_json
 from arena.registry import Registry
 from arena.testing import OPPONENT, Report, check_all
@@ -14,7 +15,7 @@ _MARK = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"), "declined": ("S
 @click.command("check")
 @click.argument("env")
 @click.argument("policies", nargs=-1, metavar="[POLICY]...")
-@click.option("--games", "-n", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--games", "-n", type=click.IntRange(1, 100_000), default=2, show_default=True,
               help="Random games the game check plays, and games per seat for each policy.")
 @click.option("--seed", "-s", type=int, default=0, show_default=True, help="First game seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
@@ -33,6 +34,12 @@ def check_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
     reg = ctx.find_root().obj
     if not isinstance(reg, Registry):
         reg = Registry()
+    try:  # an unknown id or a bad parameter is the user's (exit 2); a game that fails to build is a check failure
+        reg.make_game(env).close()
+    except UsageError:
+        raise
+    except ArenaError:
+        pass
     wanted = list(policies) or [OPPONENT]
     reports = check_all(reg, env, wanted, games=games, seed=seed, on_report=None if as_json else _print_report)
     failed = [r for r in reports if r.status == "failed"]

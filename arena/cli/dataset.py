@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from arena.cli.match import openings_option
-from arena.cli.options import db_option, json_option, move_timeout_option, seed_option, workers_option
+from arena.cli.options import MAX_GAMES, db_option, json_option, move_timeout_option, seed_option, workers_option
 from arena.output import BarProgress, print_json, print_table
 
 
@@ -26,7 +26,7 @@ def dataset_group() -> None:
 @click.argument("env")
 @click.option("--players", required=True, help="Comma-separated policies; every pair plays, seats swapped: "
                                                "mcts:simulations=400,connect_four_heuristic.")
-@click.option("--games", "-n", type=click.IntRange(min=1), required=True, help="Games per pair of players.")
+@click.option("--games", "-n", type=click.IntRange(1, MAX_GAMES), required=True, help="Games per pair of players.")
 @workers_option("Games in parallel (worker processes).")
 @seed_option("Seed of the games (default: random, and printed); the same seed stores the same games.")
 @openings_option()
@@ -41,7 +41,7 @@ def generate_cmd(ctx: click.Context, env: str, players: str, games: int, workers
     from arena.services.recording import open_store
     from arena.services.training import split_specs
 
-    with open_store(db_path) as store:
+    with open_store(db_path, create_on_use=True) as store:
         doc = generate(ctx.find_root().obj, store, env=env, players=split_specs(players), games=games,
                        workers=workers, seed=seed, openings=openings, move_timeout=move_timeout,
                        progress=BarProgress(quiet=as_json))

@@ -97,8 +97,14 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
 @db_option()
 def status_cmd(name: str, fmt: str, db_path: str) -> None:
     """Where league NAME stands: rounds, time, the pool with ratings, the last round's scores."""
-    with open_store(db_path) as store:
+    from arena.services.leagues import stop_leftovers
+
+    with open_store(db_path, readonly=True) as store:
         doc = league_status(store, name)
+        run, stopped = stop_leftovers(store, name)
+    if stopped:
+        click.echo(f"Stopped {len(stopped)} processes left running by the killed run of league {name} (process "
+                   f"{run['pid']}): " + ", ".join(f"{n} {pid}" for pid, _, n in stopped) + ".", err=True)  # type: ignore[index]
     if fmt == "csv":
         fmt = "table"
     _print_status(doc, fmt)
@@ -114,7 +120,7 @@ def list_cmd(fmt: str, db_path: str) -> None:
     """Leagues in the store."""
     from arena.store import leagues as state
 
-    with open_store(db_path) as store:
+    with open_store(db_path, readonly=True) as store:
         rows = [league_status(store, name) for name in state.names(store)]
     for r in rows:
         r.pop("members"), r.pop("last_round")

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import db_option, json_option, move_timeout_option, ray_option, seed_option, workers_option
+from arena.cli.options import (MAX_GAMES, db_option, json_option, move_timeout_option, ray_option, seed_option,
+                               workers_option)
 from arena.output import BarProgress, print_json, print_table
 
 
@@ -21,7 +22,7 @@ def openings_option() -> Any:
 @click.command("match")
 @click.argument("env")
 @click.argument("policies", nargs=-1, required=True)
-@click.option("--games", "-n", type=click.IntRange(min=1), default=None,
+@click.option("--games", "-n", type=click.IntRange(1, MAX_GAMES), default=None,
               help="Games to play (default 10; with --sprt, the most it may play: 20000).")
 @seed_option("Match seed (default: random, and printed).")
 @click.option("--sprt", "sprt_text", default=None, metavar="elo0=E0,elo1=E1[,alpha=A,beta=B]",
@@ -53,7 +54,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
                          workers=workers, ray_address=ray_address, record_moves=record_moves,
                          move_timeout=move_timeout, openings=openings)
     with contextlib.ExitStack() as stack:
-        store = stack.enter_context(open_store(db_path)) if db_path else None
+        store = stack.enter_context(open_store(db_path, create_on_use=True)) if db_path else None
         doc = head_to_head(ctx.find_root().obj, request, store=store, progress=BarProgress())
     if as_json:
         return print_json(doc)
@@ -67,7 +68,9 @@ def _fmt_elo(x: float | None, sign_if_none: str) -> str:
 
 
 def print_standings(doc: dict[str, Any], single: bool) -> None:
-    title = f"{doc['env']}: {doc['games_played']} games, seed {doc['seed']}"
+    failed = doc["games_failed"]
+    title = f"{doc['env']}: {doc['games_played']} games" + (f" ({failed} failed)" if failed else "") + \
+        f", seed {doc['seed']}"
     if doc.get("openings"):
         title += f", openings {doc['openings']['spec']}"
     if doc["interrupted"]:
@@ -99,6 +102,10 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
                    + f"; see `arena leaderboard --db {st['db']}`.", err=True)
     for e in doc["errors"][:5]:
         click.echo(f"error: game {e['game']}: {e['error']}", err=True)
+    if failed:
+        more = f"; the first {min(failed, 5)} are above" + (", all in --json" if failed > 5 else "")
+        click.echo(f"{failed} of {doc['games_played']} games failed and count in no standing "
+                   f"(stored as errors with --db){more}.", err=True)
     for f in doc["forfeits"][:5]:
         click.echo(f"forfeit: game {f['game']}, seat {f['seat']} ({f['player']}): {f['reason']}", err=True)
     if len(doc["forfeits"]) > 5:

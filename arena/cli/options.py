@@ -1,6 +1,7 @@
 """Options that several commands share, defined once: --db, --json/--csv, --workers, --seed, --ray-address."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,22 @@ import click
 from arena.settings import DB_ENV_VAR, DEFAULT_DB
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+# Upper bounds that keep a typo from exhausting the machine (a list of 10**12 games, 10**9 worker processes);
+# docs/guarantees.md lists them. Raise one here where needed.
+MAX_GAMES = 10_000_000
+MAX_WORKERS = 1_024
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange without nan and inf: NaN compares false with both bounds, so FloatRange lets it through."""
+
+    name = "float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def db_option(help: str = "The Arena store", *, optional: bool = False) -> Decorator:
@@ -23,11 +40,17 @@ def json_option(help: str = "Print JSON.") -> Decorator:
 
 def workers_option(help: str = "Games in parallel: worker processes here, or Ray actors with --ray-address "
                                "(1 with Ray: one per CPU).") -> Decorator:
-    return click.option("--workers", "-j", type=click.IntRange(min=1), default=1, show_default=True, help=help)
+    return click.option("--workers", "-j", type=click.IntRange(1, MAX_WORKERS), default=1, show_default=True,
+                        help=help)
 
 
-def seed_option(help: str = "Seed (default: random, and printed).", default: int | None = None) -> Decorator:
-    return click.option("--seed", "-s", type=int, default=default, show_default=default is not None, help=help)
+SEED_MAX = 2**63 - 1  # what SQLite's INTEGER holds (a tournament's seed is stored); RLlib wants 32 bits (train)
+
+
+def seed_option(help: str = "Seed (default: random, and printed).", default: int | None = None,
+                max: int = SEED_MAX) -> Decorator:
+    return click.option("--seed", "-s", type=click.IntRange(0, max), default=default, show_default=default is not None,
+                        help=help)
 
 
 def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside a cluster, or 'local' for a Ray "
@@ -36,7 +59,7 @@ def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside
 
 
 def move_timeout_option() -> Decorator:
-    return click.option("--move-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+    return click.option("--move-timeout", type=FiniteFloatRange(min=0, min_open=True), default=None,
                         help="Seconds a policy may think per move before it forfeits (default: no limit).")
 
 

@@ -7,7 +7,7 @@ import click
 
 from arena.errors import UsageError
 from arena.output import emit, field, stdout_console
-from arena.cli.options import db_option, output_options
+from arena.cli.options import FiniteFloatRange, db_option, output_options
 from arena.services.recording import open_store
 
 def _player(ctx: click.Context, store: Any, text: str) -> str:
@@ -170,9 +170,9 @@ def ratings_group() -> None:
 
 @ratings_group.command("set")
 @click.argument("env")
-@click.option("--draw-probability", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--beta", type=click.FloatRange(min=0, min_open=True))
-@click.option("--tau", type=click.FloatRange(min=0))
+@click.option("--draw-probability", type=FiniteFloatRange(0, 1, max_open=True))
+@click.option("--beta", type=FiniteFloatRange(min=0, min_open=True))
+@click.option("--tau", type=FiniteFloatRange(min=0))
 @db_option()
 def ratings_set(env: str, draw_probability: float | None, beta: float | None, tau: float | None, db_path: str) -> None:
     """Change ENV's TrueSkill settings and re-rate its stored games with them."""
@@ -180,6 +180,7 @@ def ratings_set(env: str, draw_probability: float | None, beta: float | None, ta
 
     changes = {k: v for k, v in {"draw_probability": draw_probability, "beta": beta, "tau": tau}.items()
                if v is not None}
+    open_store(db_path, readonly=True).close()  # a store that is not there is not created here
     with open_store(db_path) as store:
         env = rankings.resolve_env(store, env)
         settings, changed = store.set_settings(env, changes)
@@ -195,6 +196,7 @@ def ratings_rebuild(env: str | None, check: bool, db_path: str) -> None:
     """Recompute every rating from the stored games, in the order they were stored."""
     from arena.store import rankings
 
+    open_store(db_path, readonly=True).close()  # a store that is not there is not created here
     with open_store(db_path) as store:
         env = rankings.resolve_env(store, env) if env else None
         changed = store.rebuild(env, dry_run=check)

@@ -5,7 +5,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import db_option, json_option, move_timeout_option, ray_option, seed_option, workers_option
+from arena.cli.options import (MAX_GAMES, db_option, json_option, move_timeout_option, ray_option, seed_option,
+                               workers_option)
 from arena.cli.match import openings_option
 from arena.output import BarProgress, print_json, print_table
 from arena.tournament import FORMATS
@@ -17,9 +18,9 @@ from arena.tournament import FORMATS
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="round-robin", show_default=True,
               help="round-robin: everyone meets everyone; gauntlet: the first player meets each other; "
                    "swiss: players with equal points meet, no pairing twice while avoidable.")
-@click.option("--rounds", "-r", type=click.IntRange(min=1), default=None,
+@click.option("--rounds", "-r", type=click.IntRange(1, 10_000), default=None,
               help="Rounds (default: 1 for round-robin and gauntlet, each pairing once; ceil(log2 N)+1 for swiss).")
-@click.option("--games-per-pair", "-n", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--games-per-pair", "-n", type=click.IntRange(1, MAX_GAMES), default=2, show_default=True,
               help="Games each pairing plays per round; seats alternate.")
 @click.option("--name", default=None, help="The tournament's name in the store (default: from its settings).")
 @click.option("--resume", is_flag=True, help="Continue the stored tournament of this name: play only missing games.")
@@ -51,7 +52,7 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
     request = TournamentRequest(env, players, format=fmt, rounds=rounds, games_per_pair=games_per_pair, name=name,
                                 seed=seed, resume=resume, workers=workers, ray_address=ray_address,
                                 move_timeout=move_timeout, openings=openings)
-    with open_store(db_path) as store:
+    with open_store(db_path, create_on_use=True) as store:
         doc = run_tournament(ctx.find_root().obj, store, request, progress=BarProgress(quiet=as_json))
     if as_json:
         return print_json(doc)

@@ -5,7 +5,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import db_option, json_option, seed_option, workers_option
+from arena.cli.options import (MAX_GAMES, MAX_WORKERS, FiniteFloatRange, db_option, json_option, seed_option,
+                               workers_option)
 
 
 @click.command("train")
@@ -19,29 +20,29 @@ from arena.cli.options import db_option, json_option, seed_option, workers_optio
               help="Start the learner from this snapshot: its policy and, when it kept one, its value head.")
 @click.option("--data", type=click.Path(), default=None,
               help="Dataset folder for an offline algorithm (--algo bc), written by `arena dataset export`.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--epochs", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Offline algorithms: passes over the data (default 10, or until --stop-iterations).")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
+@click.option("--holdout", type=FiniteFloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Offline algorithms: share of the data's games held out to measure the accuracy on.")
-@click.option("--stop-win-rate", type=click.FloatRange(0, 1), default=None,
+@click.option("--stop-win-rate", type=FiniteFloatRange(0, 1), default=None,
               help="Stop once the learner scores this against every opponent (checked with match-runner games).")
-@click.option("--stop-minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
+@click.option("--stop-minutes", type=FiniteFloatRange(min=0, min_open=True), default=10.0, show_default=True)
 @click.option("--stop-iterations", type=click.IntRange(min=1), default=None)
 @click.option("--name", default=None, help="Snapshot name prefix (default ALGO-GAME-TIME).")
 @click.option("--snapshot-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also freeze a snapshot every N iterations (0: only at the end).")
-@click.option("--eval-games", type=click.IntRange(min=2), default=100, show_default=True,
+@click.option("--eval-games", type=click.IntRange(2, MAX_GAMES), default=100, show_default=True,
               help="Match-runner games per opponent to confirm a stop and rate the final snapshot.")
 @workers_option("Evaluation games in parallel (worker processes).")
 @click.option("--hidden", default="128,128", show_default=True, help="Hidden layer sizes.")
 @click.option("--hp", "hyperparameters", multiple=True, help="A hyperparameter of the algorithm, key=value (repeatable).")
-@seed_option("Training seed.", default=0)
-@click.option("--num-env-runners", type=click.IntRange(min=0), default=None,
+@seed_option("Training seed.", default=0, max=2**32 - 1)
+@click.option("--num-env-runners", type=click.IntRange(0, MAX_WORKERS), default=None,
               help="Sampling workers (the algorithm's default: 0, sampling in this process).")
-@click.option("--num-envs-per-env-runner", type=click.IntRange(min=1), default=None,
+@click.option("--num-envs-per-env-runner", type=click.IntRange(1, 4_096), default=None,
               help="Vectorised envs per sampling worker (the algorithm's default: 64 for PPO).")
-@click.option("--num-learners", type=click.IntRange(min=0), default=None)
-@click.option("--num-gpus-per-learner", type=click.FloatRange(min=0), default=None)
+@click.option("--num-learners", type=click.IntRange(0, MAX_WORKERS), default=None)
+@click.option("--num-gpus-per-learner", type=FiniteFloatRange(min=0), default=None)
 @click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
 @json_option("Print the run's summary as JSON.")
 @db_option("Store for the snapshots' rated evaluation games")
@@ -63,15 +64,16 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
     from pathlib import Path
 
     from arena.errors import UsageError
-    from arena.ids import parse_spec
     from arena.output import BarProgress, print_json
     from arena.services.recording import open_store
     from arena.services.training import TrainRequest, parse_opponents, train
 
     try:
         sizes = tuple(int(h) for h in hidden.split(","))
+        if not all(1 <= h <= 65_536 for h in sizes):  # RLlib would fail on them only once Ray has started
+            raise ValueError
     except ValueError:
-        raise UsageError(f"--hidden takes sizes like 256,256, not {hidden!r}.") from None
+        raise UsageError(f"--hidden takes layer sizes from 1 to 65536 like 256,256, not {hidden!r}.") from None
     knobs: dict[str, Any] = {"num_env_runners": num_env_runners, "num_envs_per_env_runner": num_envs_per_env_runner,
                              "num_learners": num_learners, "num_gpus_per_learner": num_gpus_per_learner,
                              "address": ray_address}
@@ -80,10 +82,10 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
                            stop_win_rate=stop_win_rate,
                            stop_minutes=stop_minutes, stop_iterations=stop_iterations, name=name,
                            snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,
-                           hyperparameters=dict(parse_spec("x:" + ",".join(hyperparameters))[1]) if hyperparameters
-                           else {}, seed=seed, resources={k: v for k, v in knobs.items() if v is not None},
+                           hyperparameters=_hyperparameters(hyperparameters), seed=seed,
+                           resources={k: v for k, v in knobs.items() if v is not None},
                            workers=workers, snapshots=ctx.find_root().obj.settings.snapshots)
-    with open_store(db_path) as store:
+    with open_store(db_path, create_on_use=True) as store:
         doc = train(ctx.find_root().obj, store, request, progress=BarProgress())
     if as_json:
         return print_json(doc)
@@ -109,3 +111,20 @@ def _render_clone(doc: dict[str, Any]) -> None:
                + ("; against " + ", ".join(f"{k} {s:.3f}" for k, s in scores.items())
                   + f" over {doc['eval_games']} games each, rated in {doc['db']}" if scores else "")
                + f". Fine-tune it: arena train {doc['env']} --init {doc['final']}.")
+
+
+def _hyperparameters(given: tuple[str, ...]) -> dict[str, Any]:
+    """--hp key=value options as a dict, values read as on the command line (numbers, true/false, or text)."""
+    from arena.errors import ParameterError, UsageError
+    from arena.ids import parse_spec
+
+    out: dict[str, Any] = {}
+    for text in given:  # key=value, or several joined by commas
+        if not all(key.strip() and eq for key, eq, _ in (part.partition("=") for part in text.split(","))):
+            raise UsageError(f"--hp {text!r}: write key=value, e.g. --hp lr=0.0005.")
+        try:
+            out.update(parse_spec(f"hp:{text}")[1])
+        except ParameterError:  # a value such as 1e309 or NaN
+            raise UsageError(f"--hp {text!r}: a value must be a finite number, true/false or text.") from None
+    return out
+

@@ -3,6 +3,7 @@ optionally stopped by SPRT, summarised as standings. `arena match`, the league s
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 from arena.errors import UsageError
 from arena.match import game_seed, opening_of, seat_order
 from arena.openings import Book, describe
-from arena.parallel import GameJob, PlayOptions, run_games
+from arena.parallel import GameJob, PlayOptions, plays_in_process, run_games
 from arena.services.progress import SILENT, Progress
 from arena.sprt import Sprt, SprtSpec
 from arena.stats import standings
@@ -92,7 +93,8 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     seed, games, info, names, book, described, jobs = _plan(registry, request)
     n, spec = info.num_seats, request.sprt
     feed = SprtFeed(spec) if spec else None
-    recorder = Recorder(store, event=request.event) if store is not None else None
+    recorder = Recorder(store, event=request.event, stream=plays_in_process(request.workers, request.ray_address)
+                        ) if store is not None else None
     played: list[tuple[tuple[int, ...], MatchResult]] = []
     interrupted = False
     progress.start(info.env_id, games)
@@ -129,6 +131,7 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
         "openings": ({"spec": request.openings, "per": f"games {n}k..{n}k+{n - 1} share opening k",
                       "used": described[: -(-len(played) // n)]} if book else None),
         "errors": [{"game": i, "error": r.error} for i, (_, r) in enumerate(played) if r.error],
+        "games_failed": sum(1 for _, r in played if r.error),  # played but failed: in no standing
         "standings": [s.to_dict(single_seat=single) for s in standings(names, played)],
         "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}
                      for i, (_, r) in enumerate(played) for seat, why in sorted(r.forfeits.items())],
@@ -141,6 +144,9 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
     """(seed, games, GameInfo, display names, openings book, openings described, jobs) of a match, checked:
     seats, SPRT's two players, every policy able to play the game. Job indices start at `first_index`."""
     seed = random.randrange(2**31) if request.seed is None else request.seed
+    timeout = request.move_timeout
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):  # NaN would forfeit every move
+        raise UsageError(f"--move-timeout must be a finite number of seconds above 0, got {timeout!r}.")
     spec = request.sprt
     games = request.games or (20_000 if spec else 10)
     game = registry.make_game(request.env)
@@ -179,7 +185,8 @@ def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store:
         plans.append((len(jobs), plan))
         jobs += plan[-1]
     played: list[MatchResult] = []
-    with Recorder(store, event=event) if store is not None else contextlib.nullcontext() as recorder:
+    with Recorder(store, event=event, stream=plays_in_process(workers)) if store is not None \
+            else contextlib.nullcontext() as recorder:
         stream = run_games(jobs, workers=workers, registry=registry)
         with contextlib.closing(stream):
             for _, result in stream:

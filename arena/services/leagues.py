@@ -1,8 +1,10 @@
-"""League status: what `arena league status` and `list` (and later the web app) show, read from the store."""
+"""League status: what `arena league status` and `list` (and later the web app) show, read from the store; and the
+processes a killed league run left behind, found from its record in the store and stopped."""
 from __future__ import annotations
 
 from typing import Any
 
+from arena import processes
 from arena.errors import UnknownIdError
 from arena.ratings import conservative
 from arena.store import Store
@@ -26,7 +28,19 @@ def league_status(store: Store, name: str) -> dict[str, Any]:
                         "rating": None if rating is None else round(conservative(rating.skill), 2),
                         "games": rating.games if rating else 0})
     last = rounds[-1] if rounds else {}
-    return {"league": name, "env": row["env"], "status": row["status"], "stop_reason": row["stop_reason"],
+    status, reason = row["status"], row["stop_reason"]
+    if status == "running" and processes.here(row["run"]) and not processes.owner_alive(row["run"]):
+        status, reason = "stopped", f"killed: its process {row['run']['pid']} is gone; continue with --resume"
+    return {"league": name, "env": row["env"], "status": status, "stop_reason": reason,
             "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
             "elapsed_min": round(row["elapsed_s"] / 60, 2), "matches": matches, "file": row["file"],
             "last_round": last, "members": members}
+
+
+def stop_leftovers(store: Store, name: str) -> tuple[dict[str, Any] | None, list[list[Any]]]:
+    """Stop the processes a killed run of league `name` started that are still running (Ray's raylet, GCS, workers),
+    by their recorded pid and start time only. Returns the run's record and the processes stopped; a run whose own
+    process is still alive is left alone."""
+    row = state.get(store, name)
+    run = row["run"] if row else None
+    return run, processes.stop(processes.leftovers(run)) if run else []

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from arena import processes
 from arena.config import League
 from arena.errors import ArenaError
 from arena.features import version_for
@@ -30,6 +31,7 @@ from arena.learners import create_learner, restore
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
 from arena.ratings import conservative
 from arena.services.headtohead import HeadToHead, first_player_scores
+from arena.services.leagues import stop_leftovers
 from arena.services.training import check_init
 from arena.store import leagues as state
 
@@ -62,9 +64,13 @@ class Scheduler:
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> str:
         lg = self.league
+        self._predecessor()
+        if self.resume and (reason := self._already_finished()) is not None:
+            return reason
         members = [Member(f, FIXED) for f in lg.fixed]
         members += [Member(x.name, LEARNER, learner=x.name, role=x.role) for x in lg.learners]
         row = state.start(self.store, lg, members, resume=self.resume)
+        state.set_run(self.store, lg.name, processes.record())
         self.elapsed = float(row.get("elapsed_s") or 0.0)
         done = state.rounds_done(self.store, lg.name)
         if self.resume and done:
@@ -73,22 +79,55 @@ class Scheduler:
         reason = self._stop_reason(done)
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         try:
-            self._start_learners(done)
-            self._last = time.monotonic()
-            while reason is None:
-                round_ = done + 1
-                self._round(round_)
-                done = round_
-                reason = self._stop_reason(done) or ("interrupted" if self.stop_requested else None)
-        except KeyboardInterrupt:
-            reason = "interrupted"
+            try:
+                self._start_learners(done)
+                state.set_run(self.store, lg.name, processes.record())  # Ray's processes, now they are up
+                self._last = time.monotonic()
+                while reason is None:
+                    round_ = done + 1
+                    self._round(round_)
+                    state.set_run(self.store, lg.name, processes.record())  # with any worker started since
+                    done = round_
+                    reason = self._stop_reason(done) or ("interrupted" if self.stop_requested else None)
+            except KeyboardInterrupt:  # a second Ctrl-C, or SIGTERM (arena.signals): stop now
+                reason = "interrupted"
+            # how the run ended is stored before the learners stop: stopping Ray can hang when the signal that
+            # stopped this run (SIGTERM to the process group) also reached Ray's own processes
+            state.finish(self.store, lg.name, "stopped" if reason == "interrupted" else "finished", reason or "",
+                         self.elapsed)
         finally:
             signal.signal(signal.SIGINT, previous)
             for session in self.sessions.values():
                 session.stop()
-        status = "stopped" if reason == "interrupted" else "finished"
-        state.finish(self.store, lg.name, status, reason or "", self.elapsed)
         return reason or ""
+
+    def _predecessor(self) -> None:
+        """Stop what a killed run of this league left running (arena.processes); refuse to run it twice at once."""
+        run, stopped = stop_leftovers(self.store, self.league.name)
+        if processes.owner_alive(run):
+            raise state.LeagueStateError(
+                f"League {self.league.name} is already running in process {run['pid']} on this machine "  # type: ignore[index]
+                "(stop it with Ctrl-C or kill, then --resume).")
+        if stopped:
+            self.echo(f"Stopped {len(stopped)} processes left running by the killed run of league {self.league.name} "
+                      f"(process {run['pid']}): " + ", ".join(f"{name} {pid}" for pid, _, name in stopped) + ".")  # type: ignore[index]
+
+    def _already_finished(self) -> str | None:
+        """On --resume: the stop rule that already holds for the stored league, checked before anything starts
+        (no learner is built and Ray is not started); the league stays (or is marked) finished, never running."""
+        lg = self.league
+        row = state.get(self.store, lg.name)
+        if row is None or row["env"] != lg.env:
+            return None  # a new league, or one state.start refuses in one line
+        self.elapsed = float(row["elapsed_s"] or 0.0)
+        done = state.rounds_done(self.store, lg.name)
+        reason = self._stop_reason(done)
+        if reason is not None:
+            if row["status"] != "finished" or row["stop_reason"] != reason:
+                state.finish(self.store, lg.name, "finished", reason, self.elapsed)
+            self.echo(f"League {lg.name} has already finished ({reason}) after round {done}; nothing to run. "
+                      "Raise its stop rule in the file to continue it.")
+        return reason
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
         if self.stop_requested:

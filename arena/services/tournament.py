@@ -14,7 +14,7 @@ from arena.errors import UsageError
 from arena.ids import base_name
 from arena.match import game_seed
 from arena.openings import Book, describe
-from arena.parallel import GameJob, PlayOptions, run_games
+from arena.parallel import GameJob, PlayOptions, plays_in_process, run_games
 from arena.ratings import conservative
 from arena.services.progress import SILENT, Progress
 from arena.store import game_id, rankings, tournaments as stored
@@ -124,7 +124,7 @@ def _play(store: Any, spec: t.TournamentSpec, request: TournamentRequest, progre
     progress.say(f"Tournament {spec.name}: {spec.format}, {len(spec.players)} players, {spec.rounds} round(s), "
                  f"{spec.games_per_pair} games per pairing, seed {spec.seed}, store {store.path}")
     done_rounds: list[list[t.Pairing]] = []
-    with Recorder(store, event=spec.event) as recorder:
+    with Recorder(store, event=spec.event, stream=plays_in_process(request.workers, request.ray_address)) as recorder:
         for r in range(1, spec.rounds + 1):
             games = stored.stored_games(store, spec)
             pairings = stored.stored_pairings(store, spec.name, r)

@@ -5,6 +5,7 @@ train` calls it; the league scheduler drives learners itself but creates them wi
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections import deque
@@ -69,8 +70,8 @@ def parse_opponents(text: str) -> dict[str, float]:
             table[name] = float(weight) if weight else 1.0
         except ValueError:
             raise UsageError(f"Bad opponent weight in {spec!r}: write NAME@WEIGHT, e.g. random@2.") from None
-    if not table or any(w <= 0 for w in table.values()):
-        raise UsageError(f"--opponents needs at least one opponent with a positive weight, got {text!r}.")
+    if not table or not all(0 < w < math.inf for w in table.values()):  # also false for nan
+        raise UsageError(f"--opponents needs at least one opponent, each with a positive finite weight, got {text!r}.")
     return table
 
 

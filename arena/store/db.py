@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,9 @@ from sqlite_utils.migrations import Migrations
 
 from arena.errors import ArenaError
 from arena.settings import DB_ENV_VAR
-from arena.store.leagues import m002_leagues
+from arena.store.leagues import m002_leagues, m008_league_runs
 from arena.store.matches import (MatchesAndRatings, RatingSystem, m001_initial, m004_match_event, m005_openings,
-                                 m006_replays)
+                                 m006_replays, m007_error_participants)
 from arena.store.tournaments import m003_tournaments
 
 BUSY_TIMEOUT_MS = 60_000
@@ -31,9 +32,13 @@ class StoreError(ArenaError):
     exit_code = 2
 
 
+STEPS = (m001_initial, m002_leagues, m003_tournaments, m004_match_event, m005_openings, m006_replays,
+         m007_error_participants, m008_league_runs)  # never reorder or rename
+# PRAGMA user_version of a store this Arena migrated: the number of its migrations. A store with a higher one, or
+# with a migration this Arena does not know, was written by a newer Arena and is refused.
+SCHEMA_VERSION = len(STEPS)
 migrations = Migrations("arena")
-for _step in (m001_initial, m002_leagues, m003_tournaments, m004_match_event,
-              m005_openings, m006_replays):  # never reorder or rename
+for _step in STEPS:
     migrations()(_step)
 
 
@@ -51,12 +56,19 @@ class Store(MatchesAndRatings):
         self.readonly = readonly
         self.ratings = ratings
         self._depth = 0
+        if not readonly and not self.path.exists():
+            self._create()
         self.db = sqlite_utils.Database(self._connect(readonly))
-        self._check_is_arena()
-        if readonly:
-            self._upgrade_readonly()
-        else:
-            self._migrate(self.db)
+        try:
+            self._check_is_arena()
+            if readonly:
+                self._upgrade_readonly()
+            else:
+                self._wal(self.db.conn)  # only now: a database that is not Arena's keeps its journal mode
+                self._migrate(self.db)
+        except BaseException:
+            self.db.conn.close()  # a refused file is left as it was, without -wal or -shm files beside it
+            raise
 
     # -- opening ----------------------------------------------------------------------------
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -72,13 +84,40 @@ class Store(MatchesAndRatings):
                     raise StoreError(f"Cannot create {where}: folder {self.path.parent} does not exist.")
                 conn = sqlite3.connect(where, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe against a killed process
             conn.execute("PRAGMA foreign_keys = ON")
             return conn
         except sqlite3.DatabaseError as e:
             raise _explain(e, where) from e
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe against a killed process
+        except sqlite3.DatabaseError as e:
+            raise _explain(e, str(self.path)) from e
+
+    def _create(self) -> None:
+        """Build a new store under a temporary name and link it into place complete, so that a reader opening the
+        path never finds it half made (empty, or without its tables). A writer that loses the race uses the winner's."""
+        where = str(self.path)
+        if self.path.parent != Path("") and not self.path.parent.is_dir():
+            raise StoreError(f"Cannot create {where}: folder {self.path.parent} does not exist.")
+        tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.creating"
+        try:  # mode 0o666 less the umask, as sqlite3 would create it (tempfile.mkstemp would make it private)
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except OSError as e:
+            raise StoreError(f"Cannot create {where}: {e.strerror or e}.") from None
+        try:
+            with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
+                self._migrate(sqlite_utils.Database(conn))
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass  # another writer created it first
+            except OSError:  # a file system without hard links: create it in place, as before
+                pass
+        finally:
+            os.unlink(tmp)
 
     def _check_is_arena(self) -> None:
         try:
@@ -87,13 +126,19 @@ class Store(MatchesAndRatings):
                 if self.readonly:
                     raise StoreError(f"{self.path} is empty, not an Arena store.")
                 return
-            applied = {m.name for m in migrations.applied(self.db)}
+            applied = [m.name for m in migrations.applied(self.db)]
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
             raise _explain(e, str(self.path)) from e
         if "m001_initial" not in applied:
             shown = ", ".join(sorted(tables)[:5])
             raise StoreError(f"{self.path} is an SQLite database but not an Arena store (its tables: {shown}). "
                              "Use another --db path.")
+        unknown = [name for name in applied if name not in {step.__name__ for step in STEPS}]
+        if unknown or version > SCHEMA_VERSION:
+            found = f"migration {', '.join(unknown)}" if unknown else f"schema version {version}"
+            raise StoreError(f"{self.path} was written by a newer Arena ({found}; this one knows up to "
+                             f"{STEPS[-1].__name__}): upgrade Arena to use it (pip install -U arena).")
 
     def _migrate(self, db: sqlite_utils.Database) -> None:
         """Apply pending migrations under the write lock, all in one transaction (others wait, then find none)."""
@@ -104,6 +149,7 @@ class Store(MatchesAndRatings):
         if pending:
             with _transaction(db.conn, str(self.path)):
                 migrations.apply(db)  # sqlite-utils nests each migration in a savepoint of this transaction
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _upgrade_readonly(self) -> None:
         try:

@@ -15,7 +15,7 @@ import sqlite_utils
 
 from arena.errors import ArenaError
 from arena.pool import Member, Payoff, Pool
-from arena.store.matches import now, write_players
+from arena.store.matches import now, run_script, write_players
 from arena.store.rankings import player_ratings, skills  # noqa: F401  (a league's ratings: one query, in rankings)
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def m002_leagues(db: sqlite_utils.Database) -> None:
-    db.executescript("""
+    run_script(db, """
     CREATE TABLE leagues (
         name TEXT PRIMARY KEY,
         env TEXT NOT NULL,
@@ -67,16 +67,36 @@ def m002_leagues(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m008_league_runs(db: sqlite_utils.Database) -> None:
+    """leagues.run: the process running a league and the processes it started, so a killed run's can be stopped."""
+    run_script(db, """
+    -- leagues.run: JSON {host, boot, pid, start, children: [[pid, start, name], ...]} (arena.processes) of the
+    --   run in progress; NULL once it has ended. A run whose own process is gone was killed.
+    ALTER TABLE leagues ADD COLUMN run TEXT;
+    """)
+
+
 class LeagueStateError(ArenaError):
     exit_code = 2
 
 
-LEAGUE_FIELDS = ("name", "env", "file", "config", "status", "stop_reason", "elapsed_s", "created_at", "updated_at")
+LEAGUE_FIELDS = ("name", "env", "file", "config", "status", "stop_reason", "elapsed_s", "created_at", "updated_at",
+                 "run")
 
 
 def get(store: Store, name: str) -> dict[str, Any] | None:
     row = store.db.execute(f"SELECT {', '.join(LEAGUE_FIELDS)} FROM leagues WHERE name = ?", [name]).fetchone()
-    return dict(zip(LEAGUE_FIELDS, row)) if row else None
+    if row is None:
+        return None
+    doc = dict(zip(LEAGUE_FIELDS, row))
+    doc["run"] = json.loads(doc["run"]) if doc["run"] else None
+    return doc
+
+
+def set_run(store: Store, name: str, run: dict[str, Any] | None) -> None:
+    """Record the processes of the run in progress (arena.processes.record()), or None once they are gone."""
+    with store.transaction() as conn:
+        conn.execute("UPDATE leagues SET run = ? WHERE name = ?", [json.dumps(run) if run else None, name])
 
 
 def names(store: Store) -> list[str]:
@@ -189,5 +209,5 @@ def _add_member(conn: sqlite3.Connection, league: str, m: Member) -> None:
 
 def finish(store: Store, name: str, status: str, reason: str, elapsed_s: float) -> None:
     with store.transaction() as conn:
-        conn.execute("UPDATE leagues SET status = ?, stop_reason = ?, elapsed_s = ?, updated_at = ? WHERE name = ?",
-                     [status, reason, elapsed_s, now(), name])
+        conn.execute("UPDATE leagues SET status = ?, stop_reason = ?, elapsed_s = ?, updated_at = ?, run = NULL "
+                     "WHERE name = ?", [status, reason, elapsed_s, now(), name])

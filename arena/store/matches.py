@@ -1,4 +1,4 @@
-"""Matches and ratings: their schema (m001, m004, m005, m006), storing a match with its rating update, rebuilds, rating settings,
+"""Matches and ratings: their schema (m001, m004-m007), storing a match with its rating update, rebuilds, rating settings,
 and the one writer of the `players` table. Read-side queries over them live in arena.store.standings."""
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ PLAYER_FIELDS = ("id", "kind", "env", "params", "parent", "iteration", "steps", 
 
 
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript("""
+    run_script(db, """
     CREATE TABLE players (
         id TEXT PRIMARY KEY,            -- canonical player id: a policy spec ("mcts:simulations=400") or a snapshot id
         kind TEXT NOT NULL,             -- "policy" | "snapshot" | "learner"
@@ -109,7 +109,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 def m004_match_event(db: sqlite_utils.Database) -> None:
     """matches.league held league names and 'tournament:NAME' values alike: name the column for what it holds."""
-    db.executescript("""
+    run_script(db, """
     -- matches.event: what a match was played for: a league's name, 'tournament:' || a tournament's name, or NULL
     -- (a plain `arena match`). Values are kept as they were: the match id hashes this tag.
     ALTER TABLE matches RENAME COLUMN league TO event;
@@ -120,7 +120,7 @@ def m004_match_event(db: sqlite_utils.Database) -> None:
 
 def m005_openings(db: sqlite_utils.Database) -> None:
     """matches.opening: the actions a game started from (arena.openings), so a game pair's shared start is kept."""
-    db.executescript("""
+    run_script(db, """
     -- matches.opening: JSON [action, ...] played from the start before the policies acted; NULL without an opening
     ALTER TABLE matches ADD COLUMN opening TEXT;
     """)
@@ -128,7 +128,7 @@ def m005_openings(db: sqlite_utils.Database) -> None:
 
 def m006_replays(db: sqlite_utils.Database) -> None:
     """matches.fingerprint and replay_of: an identical game is stored but rated once (distinct evidence)."""
-    db.executescript("""
+    run_script(db, """
     -- matches.fingerprint: digest of what makes the game (players by seat, every move from the start, and for
     --   games with chance or hidden information the seed too); NULL for games stored before m006 and for errors
     -- matches.replay_of: seq of the first stored game with the same fingerprint in the same env; such a replay is
@@ -138,6 +138,47 @@ def m006_replays(db: sqlite_utils.Database) -> None:
     ALTER TABLE matches ADD COLUMN replay_of INTEGER REFERENCES matches(seq);
     CREATE INDEX matches_fingerprint ON matches(env, fingerprint);
     """)
+
+
+def m007_error_participants(db: sqlite_utils.Database) -> None:
+    """participants.score, rank and return are NULL in a game that failed: it had no outcome, and 0.5 read as a draw."""
+    run_script(db, """
+    -- participants of a match with status 'error' keep who sat where (seat, team, player, forfeit) but have no
+    -- score, rank or return: NULL, so that SQL over participants never counts a failed game as a draw
+    CREATE TABLE participants_m007 (
+        match_seq INTEGER NOT NULL REFERENCES matches(seq),
+        seat INTEGER NOT NULL,
+        team INTEGER NOT NULL,
+        player TEXT NOT NULL REFERENCES players(id),
+        score REAL,                     -- 1 win, 0.5 draw, 0 loss; in free-for-all the share of opponents beaten
+        rank INTEGER,                   -- 0 is best; ties share a rank
+        return REAL,
+        forfeit TEXT,
+        PRIMARY KEY (match_seq, seat)
+    );
+    INSERT INTO participants_m007 (match_seq, seat, team, player, score, rank, return, forfeit)
+        SELECT p.match_seq, p.seat, p.team, p.player,
+               CASE WHEN m.status = 'error' THEN NULL ELSE p.score END,
+               CASE WHEN m.status = 'error' THEN NULL ELSE p.rank END,
+               CASE WHEN m.status = 'error' THEN NULL ELSE p.return END, p.forfeit
+        FROM participants p JOIN matches m ON m.seq = p.match_seq;
+    DROP TABLE participants;
+    ALTER TABLE participants_m007 RENAME TO participants;
+    CREATE INDEX participants_player ON participants(player, match_seq);
+    """)
+
+
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run SQL statements one by one inside the caller's transaction (sqlite3's executescript would COMMIT it
+    first, and a process killed halfway through a table rebuild would lose the table)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip() and not all(x.strip().startswith("--") or not x.strip() for x in statement.splitlines()):
+        raise ValueError(f"incomplete SQL statement: {statement!r}")
 
 
 def fingerprint(result: MatchResult) -> str | None:
@@ -269,7 +310,8 @@ class MatchesAndRatings:
         conn.executemany(
             "INSERT INTO participants (match_seq, seat, team, player, score, rank, return, forfeit) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(seq, s, teams[s], p, result.score(s), result.ranks[s], result.returns[s], result.forfeits.get(s))
+            [(seq, s, teams[s], p, *((None, None, None) if error else (result.score(s), result.ranks[s],
+                                                                        result.returns[s])), result.forfeits.get(s))
              for s, p in enumerate(result.players)])
         if not error and not first and len(set(result.players)) == result.num_seats > 1:
             self._rate(conn, seq, result, teams, at)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from arena.store.matches import tournament_event
+from arena.store.matches import run_script, tournament_event
 from arena.store.rankings import skills  # noqa: F401  (a tournament report's ratings: one query, in rankings)
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def m003_tournaments(db: sqlite_utils.Database) -> None:
-    db.executescript("""
+    run_script(db, """
     CREATE TABLE tournaments (          -- its games are stored with league = 'tournament:' || name
         name TEXT PRIMARY KEY,
         env TEXT NOT NULL,

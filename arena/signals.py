@@ -1,0 +1,68 @@
+"""Stopping on SIGTERM as on Ctrl-C: the signal raises `Terminated`, a KeyboardInterrupt, in the main thread.
+
+Every command already stops cleanly on KeyboardInterrupt (a league after committing what it finished, a match or a
+tournament after storing the games played, `arena train` after freezing a last snapshot), so `timeout`, `kill` or
+a service manager stop it the same way. Ray's `ray.init` puts its own SIGTERM handler in place (a bare
+`sys.exit` that skips those steps, and a C++ handler that dumps a stack and dies), so the one place that calls
+it (plugins/ray_session.py) calls `reinstall()` after it.
+
+A clean stop can hang where Ctrl-C's would not: `timeout` signals the whole process group, which includes the
+Ray processes (raylet, GCS) the command started, and a driver whose Ray died may wait for it for ever. So the first
+SIGTERM also starts a watchdog that ends the process `GRACE_S` seconds later if it is still there; what was
+committed by then stays committed (a store transaction cut short is rolled back, as after kill -9).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+GRACE_S = 25.0  # a stop must take less than 30 s; the watchdog leaves the process this long to stop cleanly
+EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
+
+_installed = False
+_received = threading.Event()
+_done = threading.Event()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as for Ctrl-C."""
+
+
+def install() -> None:
+    """From now on, SIGTERM raises Terminated in the main thread (does nothing off the main thread)."""
+    global _installed
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _installed = True
+
+
+def reinstall() -> None:
+    """Put Arena's SIGTERM handler back if install() was called (after ray.init replaced it); otherwise nothing,
+    so a program that uses Arena as a library keeps its own handling."""
+    if _installed:
+        install()
+
+
+def received() -> bool:
+    """Whether SIGTERM has arrived (the command is stopping because of it)."""
+    return _received.is_set()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    if _received.is_set():
+        return  # already stopping; the watchdog bounds how long that takes
+    _received.set()
+    threading.Thread(target=_watchdog, name="arena-sigterm-watchdog", daemon=True).start()
+    raise Terminated()
+
+
+def _watchdog() -> None:
+    _done.wait(GRACE_S)  # never set: a daemon thread, it ends with the process if that stops in time
+    try:
+        sys.stderr.write(f"arena: not stopped {GRACE_S:.0f} s after SIGTERM; exiting now (what was stored is kept).\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_CODE)

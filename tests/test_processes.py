@@ -1,0 +1,52 @@
+"""arena.processes: a run's processes are recorded by pid and start time, and only those are ever stopped."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from arena import processes
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+OWNER = ("import subprocess, sys, time; child = subprocess.Popen(['sleep', '120']); print(child.pid, flush=True); "
+         "time.sleep(120)")
+
+
+def test_a_killed_runs_leftovers_are_found_and_stopped_and_nothing_else(tmp_path):
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True)
+    child = int(owner.stdout.readline())
+    try:
+        rec = processes.record(owner.pid)
+        assert [c[0] for c in rec["children"]] == [child] and rec["children"][0][2] == "sleep"
+        assert processes.owner_alive(rec) and processes.leftovers(rec) == []  # still running: left alone
+        owner.kill()
+        owner.wait()
+        assert not processes.owner_alive(rec)
+        assert [c[0] for c in processes.leftovers(rec)] == [child]  # the sleep outlived its killed owner
+        elsewhere = {**rec, "boot": "another-boot"}  # a record from before a reboot (or another machine)
+        assert processes.leftovers(elsewhere) == []
+        assert [c[0] for c in processes.stop(processes.leftovers(rec))] == [child]
+        assert processes.leftovers(rec) == []
+    finally:
+        owner.kill()
+        subprocess.run(["kill", "-9", str(child)], capture_output=True)
+
+
+def test_a_reused_pid_is_never_signalled():
+    proc = subprocess.Popen(["sleep", "120"])
+    try:
+        (entry,) = [c for c in processes.descendants() if c[0] == proc.pid]
+        pid, start, name = entry
+        assert name == "sleep"
+        # the same pid with another start time is another process: not stopped
+        assert processes.stop([[pid, start + 1, name]], grace=0.1) == []
+        time.sleep(0.2)
+        assert proc.poll() is None
+        assert processes.stop([[pid, start, name]], grace=2) == [[pid, start, name]]
+        assert proc.wait(timeout=5) == -15  # SIGTERM first
+    finally:
+        proc.kill()
+        proc.wait()
