@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=101)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    text = args.league.read_text()
+    # the copy runs from a temporary folder: a pretraining data folder is given there by its absolute path
+    text = re.sub(r'(?m)^data\s*=\s*"([^"]+)"',
+                  lambda m: f'data = "{(args.league.resolve().parent / m.group(1)).resolve()}"', args.league.read_text())
     variants = {"pretrained": text, "plain": without_pretraining(text)}
     if args.only:
         variants = {args.only: variants[args.only]}

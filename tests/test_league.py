@@ -90,7 +90,8 @@ def test_bad_league_files_are_refused_before_ray(tmp_path, text, fragment, monke
 def tiny(path: Path, **changes):
     """A shipped league cut to a tiny budget: 1 round of 1 iteration, few evaluation games, small batches."""
     league = load(path)
-    learners = tuple(dataclasses.replace(x, hidden=(16,), hyperparameters=TINY_HP, pretrain=None)
+    learners = tuple(dataclasses.replace(x, hidden=(16,), pretrain=None, hyperparameters={
+        **TINY_HP, **{k: v for k, v in x.hyperparameters.items() if k == "lookahead"}})
                      for x in league.learners)  # test_a_pretrained_learner_* covers pretraining
     return dataclasses.replace(league, learners=learners, iterations_per_round=1, eval_games=2, stop_rounds=1,
                                stop_minutes=None, stop_win_rate=None, **changes)
@@ -160,11 +161,12 @@ env = "openspiel/connect_four"
 [[learners]]
 name = "main"
 hidden = [16]
-hyperparameters = { train_batch_size_per_learner = 128, minibatch_size = 64, num_epochs = 1 }
+hyperparameters = { train_batch_size_per_learner = 128, minibatch_size = 64, num_epochs = 1, lookahead = true }
 [learners.pretrain]
 players = ["random", "connect_four_heuristic"]
 games = 4
 imitate = ["connect_four_heuristic"]
+teacher = "mcts:simulations=10"
 epochs = 1
 [[fixed]]
 policy = "random"
@@ -193,6 +195,9 @@ def test_a_pretrained_learner_starts_from_its_clone_and_a_resume_does_not_clone_
         clone = tmp_path / "snapshots" / "pre-main-pretrain"
         meta = json.loads((clone / "meta.json").read_text())
         assert meta["hidden"] == [16] and meta["value"] and (clone / "value.pt").is_file()
+        assert meta["features"] == 3  # the learner's lookahead: the export had it, the clone and the learner too
+        data = json.loads((tmp_path / "runs" / "pre" / "pretrain" / "main" / "dataset.json").read_text())
+        assert data["teacher"] == "mcts:simulations=10" and data["features"] == 3
         assert any(line.startswith("Pretrained main by behaviour cloning") for line in lines)
         assert "Learner main starts from snapshot/pre-main-pretrain." in lines
         played = store.db.execute("SELECT count(*) FROM matches WHERE event = 'dataset'").fetchone()[0]

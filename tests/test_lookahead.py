@@ -122,3 +122,4 @@ def test_a_teacher_without_probabilities_or_lookahead_on_a_game_without_it_is_on
         with pytest.raises(UsageError, match="--workers"):
             ds.export(registry, store, env=ENV, out=store_path / "x", workers=0)
     assert not (store_path / "x").exists()
+

@@ -7,6 +7,7 @@ import click
 
 from arena.cli.options import (MAX_GAMES, MAX_WORKERS, FiniteFloatRange, db_option, json_option, seed_option,
                                workers_option)
+from arena.features import LOOKAHEAD
 
 
 @click.command("train")
@@ -110,7 +111,8 @@ def _render_clone(doc: dict[str, Any]) -> None:
     click.echo(f"Snapshot: {doc['final']}"
                + ("; against " + ", ".join(f"{k} {s:.3f}" for k, s in scores.items())
                   + f" over {doc['eval_games']} games each, rated in {doc['db']}" if scores else "")
-               + f". Fine-tune it: arena train {doc['env']} --init {doc['final']}.")
+               + f". Fine-tune it: arena train {doc['env']} --init {doc['final']}"
+               + (" --hp lookahead=true." if doc.get("features") == LOOKAHEAD else "."))
 
 
 def _hyperparameters(given: tuple[str, ...]) -> dict[str, Any]:

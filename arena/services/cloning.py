@@ -211,7 +211,7 @@ def behaviour_clone(registry: Any, env: str, data_dir: str | Path, *, hidden: Se
                        value_gamma=value_gamma, features=data.features, soft_targets=data.teacher is not None,
                        folder=folder, data=str(data.path), resources=dict(resources or {}), progress=progress)
     summary = {"env": info.env_id, "algo": algo, "snapshot": f"snapshot/{name}", "folder": str(folder),
-               "data": str(data.path), **result, "seconds": round(time.monotonic() - started, 2)}
+               "data": str(data.path), "features": data.features, **result, "seconds": round(time.monotonic() - started, 2)}
     if store is not None:
         store.register_player(f"snapshot/{name}", "snapshot", env=info.env_id, iteration=result.get("iterations"),
                               steps=result.get("samples"), checkpoint=str(folder))
