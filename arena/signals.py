@@ -13,10 +13,12 @@ committed by then stays committed (a store transaction cut short is rolled back,
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 GRACE_S = 25.0  # a stop must take less than 30 s; the watchdog leaves the process this long to stop cleanly
@@ -49,6 +51,37 @@ def reinstall() -> None:
 def received() -> bool:
     """Whether SIGTERM has arrived (the command is stopping because of it)."""
     return _received.is_set()
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the block runs, then act on them as their handlers would have.
+
+    For a store write and its bookkeeping: interrupted between BEGIN and the block that rolls back, a transaction
+    stays open (and what the stop commits next is lost with it); interrupted just after COMMIT, the caller does not
+    know its rows are stored. Only on the main thread (where Python runs signal handlers); elsewhere it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not None}  # None: a handler set outside Python (Ray's), left alone
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in caught:
+            handler = previous[sig]
+            if callable(handler):
+                handler(sig, None)  # raises KeyboardInterrupt or Terminated, or tells an outer deferred() block
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)  # as it would have been: the process ends
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
