@@ -48,6 +48,23 @@ def reinstall() -> None:
         install()
 
 
+@contextlib.contextmanager
+def kept_from_children() -> Iterator[None]:
+    """Block SIGTERM while the block starts long-lived processes (Ray's raylet and GCS inherit the mask), so that a
+    SIGTERM sent to the whole process group stops this process, cleanly, and not them under it; a SIGTERM that
+    arrives meanwhile is acted on right after the block, by Arena's handler (put back, since ray.init replaces it).
+    Does nothing unless install() was called, or off the main thread."""
+    if not _installed or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        install()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def received() -> bool:
     """Whether SIGTERM has arrived (the command is stopping because of it)."""
     return _received.is_set()
