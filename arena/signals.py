@@ -4,12 +4,12 @@ Every command already stops cleanly on KeyboardInterrupt (a league after committ
 tournament after storing the games played, `arena train` after freezing a last snapshot), so `timeout`, `kill` or
 a service manager stop it the same way. Ray's `ray.init` puts its own SIGTERM handler in place (a bare
 `sys.exit` that skips those steps, and a C++ handler that dumps a stack and dies), so the one place that calls
-it (plugins/ray_session.py) calls `reinstall()` after it.
+it (plugins/ray_session.py) runs it inside `kept_from_children()`, which also keeps a SIGTERM sent to the whole
+process group (as `timeout` sends it) from killing Ray's processes under the driver.
 
-A clean stop can hang where Ctrl-C's would not: `timeout` signals the whole process group, which includes the
-Ray processes (raylet, GCS) the command started, and a driver whose Ray died may wait for it for ever. So the first
-SIGTERM also starts a watchdog that ends the process `GRACE_S` seconds later if it is still there; what was
-committed by then stays committed (a store transaction cut short is rolled back, as after kill -9).
+`deferred()` holds SIGINT and SIGTERM back during a store write, so neither lands between BEGIN and COMMIT.
+If a stop still hangs, the first SIGTERM has started a watchdog that ends the process `GRACE_S` seconds later;
+what was committed by then stays committed (a transaction cut short is rolled back, as after kill -9).
 """
 from __future__ import annotations
 
