@@ -4,19 +4,21 @@ Every command already stops cleanly on KeyboardInterrupt (a league after committ
 tournament after storing the games played, `arena train` after freezing a last snapshot), so `timeout`, `kill` or
 a service manager stop it the same way. Ray's `ray.init` puts its own SIGTERM handler in place (a bare
 `sys.exit` that skips those steps, and a C++ handler that dumps a stack and dies), so the one place that calls
-it (plugins/ray_session.py) calls `reinstall()` after it.
+it (plugins/ray_session.py) runs it inside `kept_from_children()`, which also keeps a SIGTERM sent to the whole
+process group (as `timeout` sends it) from killing Ray's processes under the driver.
 
-A clean stop can hang where Ctrl-C's would not: `timeout` signals the whole process group, which includes the
-Ray processes (raylet, GCS) the command started, and a driver whose Ray died may wait for it for ever. So the first
-SIGTERM also starts a watchdog that ends the process `GRACE_S` seconds later if it is still there; what was
-committed by then stays committed (a store transaction cut short is rolled back, as after kill -9).
+`deferred()` holds SIGINT and SIGTERM back during a store write, so neither lands between BEGIN and COMMIT.
+If a stop still hangs, the first SIGTERM has started a watchdog that ends the process `GRACE_S` seconds later;
+what was committed by then stays committed (a transaction cut short is rolled back, as after kill -9).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 GRACE_S = 25.0  # a stop must take less than 30 s; the watchdog leaves the process this long to stop cleanly
@@ -46,9 +48,57 @@ def reinstall() -> None:
         install()
 
 
+@contextlib.contextmanager
+def kept_from_children() -> Iterator[None]:
+    """Block SIGTERM while the block starts long-lived processes (Ray's raylet and GCS inherit the mask), so that a
+    SIGTERM sent to the whole process group stops this process, cleanly, and not them under it; a SIGTERM that
+    arrives meanwhile is acted on right after the block, by Arena's handler (put back, since ray.init replaces it).
+    Does nothing unless install() was called, or off the main thread."""
+    if not _installed or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        install()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def received() -> bool:
     """Whether SIGTERM has arrived (the command is stopping because of it)."""
     return _received.is_set()
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the block runs, then act on them as their handlers would have.
+
+    For a store write and its bookkeeping: interrupted between BEGIN and the block that rolls back, a transaction
+    stays open (and what the stop commits next is lost with it); interrupted just after COMMIT, the caller does not
+    know its rows are stored. Only on the main thread (where Python runs signal handlers); elsewhere it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not None}  # None: a handler set outside Python (Ray's), left alone
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in caught:
+            handler = previous[sig]
+            if callable(handler):
+                handler(sig, None)  # raises KeyboardInterrupt or Terminated, or tells an outer deferred() block
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)  # as it would have been: the process ends
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

@@ -45,7 +45,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         if address and address != LOCAL:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+            with signals.kept_from_children():  # SIGTERM to our group stops us cleanly; we stop Ray
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"a Ray cluster at {address!r}" if address and address != LOCAL else "a local Ray"
         raise UsageError(f"Cannot start or reach {where}: {e}. Start a cluster with `ray start --head`, "

@@ -33,6 +33,7 @@ RAY_TESTS = {
     "test_signals::test_sigterm_stops_a_league_after_storing_its_finished_rounds",
     "test_signals::test_sigterm_stops_training_and_keeps_a_rated_snapshot",
     "test_signals::test_processes_a_league_killed_with_sigkill_left_running_are_stopped_by_status_then_it_resumes",
+    "test_soak::test_kill_9_soak_a_league_finishes_with_every_round_and_game_once",  # also slow (the module)
 }
 # Long tests without Ray (in addition to modules that mark themselves slow): kill -9 and resume, several processes
 # writing one store, the same games on one and two workers, a full tournament, runs that install a package. Each

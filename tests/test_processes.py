@@ -50,3 +50,37 @@ def test_a_reused_pid_is_never_signalled():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_signals_are_held_back_during_a_store_write_and_acted_on_after_it():
+    """A stop between BEGIN and COMMIT left a transaction open (the next write then went into it and was lost with
+    it); one just after COMMIT made the Recorder count stored games as already stored. The store's transactions
+    and the Recorder's bookkeeping hold SIGINT and SIGTERM back until they are done."""
+    import signal
+
+    code = """
+import os, signal, time
+from arena import signals
+signals.install()
+out = []
+for sig in (signal.SIGTERM, signal.SIGINT):
+    try:
+        with signals.deferred():
+            with signals.deferred():
+                os.kill(os.getpid(), sig)
+                time.sleep(0.05)
+            out.append('finished')
+        out.append('went on')
+    except KeyboardInterrupt as e:
+        out.append(type(e).__name__)
+print(out, signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+    def default_signals() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         preexec_fn=default_signals)
+    assert run.stdout.strip() == "['finished', 'Terminated', 'finished', 'KeyboardInterrupt'] True", run.stderr

@@ -348,7 +348,7 @@ def test_arena_train_end_to_end_leaves_rated_snapshots_with_lineage(tmp_path):
     (["--opponents", "mcts"], "needs the game's native state"),
     (["--algo", "ppp"], "Unknown algorithm 'ppp'"),
     (["--hp", "lrr=0.1"], "has no hyperparameter lrr"),
-    (["--opponents", "random@-1"], "positive weight"),
+    (["--opponents", "random@-1"], "positive finite weight"),
 ])
 def test_arena_train_rejects_bad_input_before_ray_starts(args, fragment):
     import subprocess

@@ -144,7 +144,7 @@ def test_sigterm_stops_a_league_after_storing_its_finished_rounds(tmp_path):
     proc, out, err, took = signal_when([ARENA, "league", "run", "sig.toml", "--db", str(db)],
                                        lambda _: count(db, done) >= 2, signal.SIGTERM, tmp_path, env)
     assert took < STOP_WITHIN_S and "Traceback" not in err and "SIGTERM received" not in err, err[-2000:]
-    assert proc.returncode == 0 and "Interrupted (interrupted)" in err
+    assert proc.returncode == 0 and "Interrupted (interrupted)" in err, err[-3000:]
     rounds = count(db, done)
     assert rounds >= 2
     with sqlite3.connect(db) as conn:

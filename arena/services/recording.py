@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from arena import signals
 from arena.ratings import TrueSkillSystem
 from arena.settings import default_db
 from arena.store import Store, StoreError
@@ -85,12 +86,13 @@ class Recorder:
     def flush(self) -> None:
         if not self.pending:
             return
-        done = self.store.record_many([(r, {"event": self.event}) for r in self.pending])
-        self.pending.clear()
-        fresh = sum(d.new for d in done)
-        self.replays += sum(d.replay_of is not None for d in done)
-        self.new += fresh
-        self.already += len(done) - fresh
+        with signals.deferred():  # a stop between the commit and the counts would count stored games as old
+            done = self.store.record_many([(r, {"event": self.event}) for r in self.pending])
+            self.pending.clear()
+            fresh = sum(d.new for d in done)
+            self.replays += sum(d.replay_of is not None for d in done)
+            self.new += fresh
+            self.already += len(done) - fresh
 
     def __enter__(self) -> Recorder:
         return self

@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from arena import signals
 from arena.errors import ArenaError
 from arena.settings import DB_ENV_VAR
 from arena.store.leagues import m002_leagues, m008_league_runs
@@ -177,7 +178,7 @@ class Store(MatchesAndRatings):
             raise StoreError(f"{self.path} was opened read-only.")
         conn = self.db.conn
         if not conn.in_transaction:
-            with _transaction(conn, str(self.path), commit=commit):
+            with signals.deferred(), _transaction(conn, str(self.path), commit=commit):
                 yield conn
             return
         self._depth += 1
