@@ -351,7 +351,8 @@ def load(path: str | Path, registry: Any = None) -> League:
         if at_least is None and not c.reported("stop.win_rate.at_least"):
             c.add("stop.win_rate.at_least", "is required: the score to reach, e.g. 0.8")
         stop_win = (who, player or "", float(at_least or 0))
-    if not any(x is not None for x in (rounds, minutes, rating, stop_win)):
+    given = any(c.reported(f"stop.{k}") for k in ("rounds", "minutes", "rating", "win_rate"))  # given, but invalid
+    if not given and not any(x is not None for x in (rounds, minutes, rating, stop_win)):
         c.add("stop", "needs at least one of rounds, minutes, win_rate or rating, or the league never ends")
     if eval_games == 0 and (stop_win or win_rate is not None):
         c.add("evaluation.games", "must be above 0: win-rate rules are measured with evaluation games")
