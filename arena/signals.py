@@ -26,6 +26,7 @@ EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process ended by 
 
 _installed = False
 _received = threading.Event()
+_stopping = False  # set first by the SIGTERM handler, which must not take a lock before it
 _done = threading.Event()
 
 
@@ -102,8 +103,13 @@ def deferred() -> Iterator[None]:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    if _received.is_set():
+    # A plain flag first, no lock: a second SIGTERM can arrive while this handler runs (GNU timeout signals the
+    # child and then its whole process group), and Python runs the handler again inside the first one. Re-entered
+    # inside Event.set(), the handler deadlocked on the Event's lock (a league hung that way, seen with py-spy).
+    global _stopping
+    if _stopping:
         return  # already stopping; the watchdog bounds how long that takes
+    _stopping = True
     _received.set()
     threading.Thread(target=_watchdog, name="arena-sigterm-watchdog", daemon=True).start()
     raise Terminated()

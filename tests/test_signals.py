@@ -211,3 +211,33 @@ def test_processes_a_league_killed_with_sigkill_left_running_are_stopped_by_stat
             proc.kill()
         for line in session_processes(proc.pid):
             os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
+def test_a_second_sigterm_while_the_handler_runs_is_ignored_not_a_deadlock():
+    """GNU timeout signals the child and then its process group: the second SIGTERM re-enters the handler. Here it
+    arrives while the handler holds the Event's lock, where a handler that takes the lock again deadlocks."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, signal
+        from arena import signals
+        signals.install()
+        real_set = signals._received.set
+        def set_while_signalled_again():
+            with signals._received._cond:  # the lock Event.set takes; the handler re-enters while it is held
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(3):
+                    pass
+            real_set()
+        signals._received.set = set_while_signalled_again
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):
+                pass
+        except signals.Terminated:
+            print("stopped once")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0 and done.stdout.strip() == "stopped once", done.stderr[-500:]
