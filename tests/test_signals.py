@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+import _sessions as sessions
+
 ARENA = str(Path(sys.executable).with_name("arena"))
 STOP_WITHIN_S = 30
 TINY_HP = ["--hp", "train_batch_size_per_learner=128", "--hp", "minibatch_size=64", "--hp", "num_epochs=1"]
@@ -56,18 +58,7 @@ def count(db: Path, sql: str) -> int:
 
 
 def session_processes(sid: int) -> list[str]:
-    """The processes still in session `sid` (the command's and everything it started, Ray's included)."""
-    left = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                left.append(f"{entry.name} {stat[stat.index('(') + 1:stat.rindex(')')]}")
-    return left
+    return [f"{pid} {name}" for pid, name in sessions.session_processes(sid)]
 
 
 def signal_when(cmd: list[str], ready, sig: int, tmp_path: Path, env: dict[str, str] | None = None,

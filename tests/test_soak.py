@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from _sessions import session_processes
+
 from arena import processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")]
@@ -61,17 +63,7 @@ def default_signals() -> None:
 
 def in_session(sid: int) -> list[int]:
     """Live (not zombie) processes of session sid: what a killed command left running."""
-    left = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                left.append(int(entry.name))
-    return left
+    return [pid for pid, _ in session_processes(sid)]
 
 
 def soak(cmd: list[str], first: list[str], again: list[str], tmp_path: Path, *, stored, total: int, startup: float,
