@@ -265,7 +265,7 @@ def load(path: str | Path, registry: Any = None) -> League:
                 check_init(init, game.info, tuple(hidden), reg.settings.snapshots, _features(hp))
             except ArenaError as e:
                 c.add(f"{p}.init", str(e).replace("--init ", "").replace("pass --hidden", "set hidden ="))
-        if isinstance(hp, dict) and hp.get("lookahead") is True and game is not None:
+        if isinstance(hp, dict) and hp.get("lookahead") and game is not None:
             from .features import lookahead_unavailable
 
             if lookahead_unavailable(game.info):
@@ -451,10 +451,10 @@ def _pretrain(c: _Checker, reg: Any, table: Any, p: str, path: Path, game: Any) 
 
 
 def _features(hyperparameters: Any) -> int:
-    """The feature encoding a learner with these hyperparameters sees (lookahead = true: version 3)."""
+    """The feature encoding a learner with these hyperparameters sees (lookahead = true: version 3; 3: version 4)."""
     from .features import version_for
 
-    return version_for(isinstance(hyperparameters, dict) and hyperparameters.get("lookahead") is True)
+    return version_for(hyperparameters.get("lookahead", False) if isinstance(hyperparameters, dict) else False)
 
 
 def _openings(c: _Checker, text: str | None, path: Path, game: Any, where: str = "evaluation.openings") -> str | None:

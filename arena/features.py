@@ -14,12 +14,29 @@ from arena.types import GameInfo
 
 FEATURES = 2  # what `features` builds: 1 = observation (+ last move); 2 adds the seat, one-hot
 LOOKAHEAD = 3  # 2 plus, per action, a one-ply tactical lookahead (see `lookahead`); a learner asks for it
-KNOWN = (1, 2, 3)
+THREATS = 4  # 3 plus, per action, forced wins within three plies either way (see `threats`)
+KNOWN = (1, 2, 3, 4)
 
 
-def version_for(lookahead: bool) -> int:
-    """The encoding a learner uses: FEATURES, or LOOKAHEAD when it asks for the tactical lookahead."""
-    return LOOKAHEAD if lookahead else FEATURES
+DEPTHS = {0: FEATURES, 1: LOOKAHEAD, 3: THREATS}  # a learner's `lookahead` (plies searched) -> its encoding
+
+
+def lookahead_error(value: Any) -> str | None:
+    """Why `value` is no `lookahead` setting, or None: false (0), true (1: one ply) or 3 (three-ply threats)."""
+    if isinstance(value, int) and int(value) in DEPTHS:
+        return None
+    return f"lookahead must be true (one ply), 3 (threats within three plies) or false, not {value!r}."
+
+
+def version_for(lookahead: Any) -> int:
+    """The encoding a learner with this `lookahead` setting uses: FEATURES (false), LOOKAHEAD (true or 1) or
+    THREATS (3). A value that `lookahead_error` refuses counts as false."""
+    return DEPTHS.get(int(lookahead), FEATURES) if isinstance(lookahead, int) else FEATURES
+
+
+def setting_for(version: int) -> str:
+    """The learner setting that sees encoding `version`, for hints: 'lookahead = true', 'lookahead = 3' or ''."""
+    return {LOOKAHEAD: "lookahead = true", THREATS: "lookahead = 3"}.get(version, "")
 
 
 def lookahead_unavailable(game: GameInfo) -> str | None:
@@ -53,6 +70,54 @@ def lookahead(state: Any, num_actions: int) -> np.ndarray:
     return out
 
 
+def _wins_now(state: Any, player: int) -> bool:
+    """The player to move (`player`) has a move that wins at once."""
+    for action in state.legal_actions():
+        child = state.child(action)
+        if child.is_terminal() and child.returns()[player] > 0:
+            return True
+    return False
+
+
+def _forced(state: Any, player: int) -> bool:
+    """`player`'s opponent is to move in `state`, and every reply lets `player` win at once (a double threat)."""
+    for reply in state.legal_actions():
+        child = state.child(reply)
+        if child.is_terminal() or not _wins_now(child, player):
+            return False
+    return True
+
+
+def threats(state: Any, num_actions: int) -> np.ndarray:
+    """`lookahead`'s two flags per action, then two more: the action wins by force within three plies (after it,
+    every reply lets the mover win at once: a double threat); after it, the opponent has a reply that wins by force
+    within its next three plies (it hands the opponent a double threat, or an immediate win). 4 x num_actions values.
+
+    A three-ply threat search with early exits: most branches are refuted by the first reply tried.
+    """
+    player = state.current_player()
+    n = num_actions
+    out = np.zeros(4 * n, dtype=np.float32)
+    for action in state.legal_actions():
+        child = state.child(action)
+        if child.is_terminal():
+            out[action] = child.returns()[player] > 0
+            continue
+        opponent = child.current_player()
+        for reply in child.legal_actions():
+            after = child.child(reply)
+            if after.is_terminal():
+                if after.returns()[player] < 0:
+                    out[n + action] = out[3 * n + action] = 1.0
+                    break
+                continue
+            if not out[3 * n + action] and _forced(after, opponent):
+                out[3 * n + action] = 1.0
+        if not out[n + action] and _forced(child, player):
+            out[2 * n + action] = 1.0
+    return out
+
+
 def uses_last_action(game: GameInfo) -> bool:
     """Simultaneous-move games add the seat's own previous move to what a learner sees (it knows what it played)."""
     return game.simultaneous
@@ -81,7 +146,7 @@ def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]
     if version >= LOOKAHEAD:
         if state is None:
             raise ValueError("the lookahead features need the game's native state")
-        parts.append(lookahead(state, game.num_actions))
+        parts.append((threats if version >= THREATS else lookahead)(state, game.num_actions))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
@@ -93,4 +158,4 @@ def feature_dim(game: GameInfo, version: int = FEATURES) -> int:
         return -1
     return (int(gym.spaces.flatdim(game.observation_space)) + (game.num_actions + 1 if uses_last_action(game) else 0)
             + (game.num_seats if version >= 2 and game.num_seats > 1 else 0)
-            + (2 * game.num_actions if version >= LOOKAHEAD else 0))
+            + (2 * game.num_actions if version >= LOOKAHEAD else 0) + (2 * game.num_actions if version >= THREATS else 0))

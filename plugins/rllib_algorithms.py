@@ -95,7 +95,7 @@ def _config(spec: TrainSpec) -> Any:
         .environment(ArenaMultiAgentEnv, env_config={"env": spec.env, "module": MODULE, "table": dict(spec.table),
                                                      "seed": spec.seed,
                                                      "opening_plies": int(spec.hyperparameters.get("opening_plies", 0)),
-                                                     "lookahead": bool(spec.hyperparameters.get("lookahead", False)),
+                                                     "lookahead": spec.hyperparameters.get("lookahead", False),
                                                      # the driver's plugin block list, for the EnvRunners' registry
                                                      "blocked": list(Settings.from_environment().blocked)},
                      disable_env_checking=True)
@@ -120,8 +120,10 @@ def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[st
     plies = hyperparameters.get("opening_plies", 0)
     if not isinstance(plies, int) or isinstance(plies, bool) or plies < 0:
         return f"opening_plies must be a whole number of plies, 0 or more, not {plies!r}."
-    if not isinstance(hyperparameters.get("lookahead", False), bool):
-        return f"lookahead must be true or false, not {hyperparameters['lookahead']!r}."
+    from arena.features import lookahead_error
+
+    if lookahead_error(hyperparameters.get("lookahead", False)):
+        return lookahead_error(hyperparameters["lookahead"])
     unknown = sorted(k for k in hyperparameters
                      if k not in ENV_HYPERPARAMETERS and (k.startswith("_") or not hasattr(config, k)))
     if not unknown:
@@ -189,7 +191,7 @@ class Session:
         from arena.registry import Registry
 
         self.env_id = Registry().make_game(spec.env).info.env_id  # canonical, for snapshot metadata
-        self.features = version_for(bool(spec.hyperparameters.get("lookahead", False)))  # the encoding it sees
+        self.features = version_for(spec.hyperparameters.get("lookahead", False))  # the encoding it sees
         self.algo = _config(spec).build_algo()
         self.iteration = self.env_steps = 0
 

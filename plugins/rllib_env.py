@@ -93,7 +93,7 @@ def _shared(blocked: tuple[str, ...]) -> ProcessShared:
 class ArenaMultiAgentEnv(MultiAgentEnv):
     """An Arena game as an RLlib MultiAgentEnv. env_config: {"env": spec, "module": id, "table": {opponent: weight},
     "seed": int, "blocked": [plugin names not to load] (default: this process's settings), "max_loaded_opponents":
-    int, "opening_plies": K (episodes start after 0..K random plies), "lookahead": bool (features version 3)}."""
+    int, "opening_plies": K (episodes start after 0..K random plies), "lookahead": false, true or 3 (features version 2, 3 or 4)}."""
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         super().__init__()
@@ -104,7 +104,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         info = self.game.info
         self.module = config.get("module", "main")
         # "lookahead": the learner also sees, per action, whether it wins at once or hands the opponent a win
-        self.features = version_for(bool(config.get("lookahead", False)))
+        self.features = version_for(config.get("lookahead", False))
         if self.features >= LOOKAHEAD and lookahead_unavailable(info):
             raise ValueError(f"{info.env_id}: {lookahead_unavailable(info)}")
         self.num_seats = info.num_seats

@@ -216,7 +216,8 @@ def test_behaviour_clone_and_init_check_everything_before_starting(tmp_path, sto
     meta = {"env": info.env_id, "obs_dim": feature_dim(info), "num_actions": info.num_actions, "hidden": [64, 64],
             "activation": "tanh", "features": FEATURES}
     for name, changes in {"ok": {}, "ttt": {"env": "openspiel/tic_tac_toe-v0", "obs_dim": 29, "num_actions": 9},
-                          "old": {"features": 1}, "look": {"features": 3, "obs_dim": feature_dim(info, 3)}}.items():
+                          "old": {"features": 1}, "look": {"features": 3, "obs_dim": feature_dim(info, 3)},
+                          "deep": {"features": 4, "obs_dim": feature_dim(info, 4)}}.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "meta.json").write_text(json.dumps({**meta, **changes}))
     assert check_init("snapshot/ok", info, (64, 64), tmp_path) == ("snapshot/ok", tmp_path / "ok")
@@ -224,10 +225,12 @@ def test_behaviour_clone_and_init_check_everything_before_starting(tmp_path, sto
                                 ("snapshot/ttt", (64, 64), "trained on openspiel/tic_tac_toe"),
                                 ("snapshot/old", (64, 64), "feature encoding 1, this learner 2"),
                                 ("snapshot/look", (64, 64), "lookahead = true"),
+                                ("snapshot/deep", (64, 64), "lookahead = 3"),
                                 ("snapshot/nope", (64, 64), "Unknown snapshot")]:
         with pytest.raises(UsageError, match=words):
             check_init(spec, info, hidden, tmp_path)
     assert check_init("snapshot/look", info, (64, 64), tmp_path, features=3)[0] == "snapshot/look"
+    assert check_init("snapshot/deep", info, (64, 64), tmp_path, features=4)[0] == "snapshot/deep"
 
 
 def arena(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

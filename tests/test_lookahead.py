@@ -1,4 +1,4 @@
-"""The lookahead features (encoding 3) and teachers' move probabilities: what they flag on known Connect Four
+"""The lookahead features (encodings 3 and 4) and teachers' move probabilities: what they flag on known Connect Four
 positions, where they are refused, and an export labelled by a teacher (soft targets, the same on 1 or 2 workers).
 Cloning from those labels is in test_bc.py (it starts Ray)."""
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from arena.errors import UsageError
-from arena.features import FEATURES, LOOKAHEAD, feature_dim, features, lookahead, lookahead_unavailable
+from arena.features import (FEATURES, LOOKAHEAD, THREATS, feature_dim, features, lookahead, lookahead_error,
+                            lookahead_unavailable, setting_for, threats, version_for)
 from arena.registry import Registry
 from arena.services import dataset as ds
 from arena.services.recording import open_store
@@ -59,6 +60,36 @@ def test_the_encoding_adds_two_flags_per_action_and_needs_the_state(registry):
     assert np.array_equal(x[:feature_dim(info)], features(info, game.observation(1), [(0, 3)], 1))
     with pytest.raises(ValueError, match="native state"):
         features(info, game.observation(1), [(0, 3)], 1, LOOKAHEAD)
+
+
+def test_threats_flag_the_double_threat_a_move_makes_and_the_one_it_allows(registry):
+    # X (seat 0) on 2 and 3 of the bottom row, O stacked on 6: X to move
+    game = position(registry, [2, 6, 3, 6])
+    flags = threats(game.native_state(), 7).reshape(4, 7)
+    assert np.array_equal(flags[:2], lookahead(game.native_state(), 7).reshape(2, 7))  # the one-ply flags first
+    # column 1 or 4 makes an open three on the bottom row: two winning squares, O blocks one
+    assert set(np.flatnonzero(flags[2])) == {1, 4}
+    assert flags[0].sum() == 0 and flags[1].sum() == 0 and flags[3].sum() == 0
+    # one move earlier, O to move: every move but 1 and 4 lets X make that open three
+    game = position(registry, [2, 6, 3])
+    flags = threats(game.native_state(), 7).reshape(4, 7)
+    assert set(np.flatnonzero(flags[3])) == {0, 2, 3, 5, 6}
+    assert flags[1].sum() == 0 and flags[2].sum() == 0  # no immediate loss, and O makes no threat of its own
+
+
+def test_the_threats_encoding_adds_two_more_flags_per_action_and_the_setting_names_it(registry):
+    game = position(registry, [3])
+    info, state = game.info, game.native_state()
+    assert feature_dim(info, THREATS) == feature_dim(info, LOOKAHEAD) + 2 * info.num_actions
+    x = features(info, game.observation(1), [(0, 3)], 1, THREATS, state)
+    assert x.shape == (feature_dim(info, THREATS),)
+    assert np.array_equal(x[:feature_dim(info, LOOKAHEAD)], features(info, game.observation(1), [(0, 3)], 1,
+                                                                         LOOKAHEAD, state))
+    assert [version_for(v) for v in (False, True, 1, 3)] == [FEATURES, LOOKAHEAD, LOOKAHEAD, THREATS]
+    assert [setting_for(v) for v in (FEATURES, LOOKAHEAD, THREATS)] == ["", "lookahead = true", "lookahead = 3"]
+    assert all(lookahead_error(v) is None for v in (False, True, 0, 1, 3))
+    for bad in (2, 4, "yes", 1.0, None):
+        assert "lookahead must be true (one ply), 3" in lookahead_error(bad)
 
 
 @pytest.mark.parametrize("env", ["pettingzoo/connect_four_v3", "openspiel/kuhn_poker", "openspiel/backgammon"])
@@ -123,3 +154,14 @@ def test_a_teacher_without_probabilities_or_lookahead_on_a_game_without_it_is_on
             ds.export(registry, store, env=ENV, out=store_path / "x", workers=0)
     assert not (store_path / "x").exists()
 
+
+
+def test_an_export_with_lookahead_3_carries_the_threats(store_path, registry):
+    with open_store(store_path / "a.db", readonly=True) as store:
+        doc = ds.export(registry, store, env=ENV, out=store_path / "threats", lookahead=3)
+        with pytest.raises(UsageError, match="lookahead must be"):
+            ds.export(registry, store, env=ENV, out=store_path / "bad", lookahead=2)
+    assert doc["features"] == THREATS and doc["obs_dim"] == feature_dim(registry.make_game(ENV).info, THREATS)
+    obs = np.array([o["observations"] for o in table(store_path / "threats")["obs"]])
+    assert obs.shape == (doc["rows"], doc["obs_dim"]) and obs[:, -14:].any()  # some position has a threat
+    assert not (store_path / "bad").exists()

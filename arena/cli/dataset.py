@@ -65,15 +65,18 @@ def generate_cmd(ctx: click.Context, env: str, players: str, games: int, workers
 @click.option("--teacher", default=None, metavar="POLICY",
               help="Label every position with this policy's move probabilities (mcts: its visit counts), which "
                    "behaviour cloning then imitates (column action_probs).")
-@click.option("--lookahead", is_flag=True,
-              help="Features with the one-ply tactical lookahead (encoding 3), for learners with lookahead = true.")
+@click.option("--lookahead", type=click.Choice(["1", "3"]), is_flag=False, flag_value="1", default=None,
+              metavar="[1|3]",
+              help="Features with the tactical lookahead, as learners with that setting see them: --lookahead "
+                   "(or 1) the one-ply flags (encoding 3, lookahead = true); --lookahead 3 also the threats within "
+                   "three plies (encoding 4, lookahead = 3).")
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes exporting (and labelling) the folds.")
 @db_option("The Arena store to read")
 @json_option("Print the summary as JSON.")
 @click.pass_context
 def export_cmd(ctx: click.Context, env: str, out: str, players: str | None, league: str | None, overwrite: bool,
-               teacher: str | None, lookahead: bool, workers: int, db_path: str, as_json: bool) -> None:
+               teacher: str | None, lookahead: str | None, workers: int, db_path: str, as_json: bool) -> None:
     """Write the stored games of --env as RLlib offline data (Parquet, one episode per game and seat)."""
     from arena.services.dataset import export
     from arena.services.recording import open_store
@@ -81,7 +84,7 @@ def export_cmd(ctx: click.Context, env: str, out: str, players: str | None, leag
 
     with open_store(db_path, readonly=True) as store:
         doc = export(ctx.find_root().obj, store, env=env, out=out, players=split_specs(players) if players else None,
-                     league=league, overwrite=overwrite, lookahead=lookahead, teacher=teacher, workers=workers,
+                     league=league, overwrite=overwrite, lookahead=int(lookahead or 0), teacher=teacher, workers=workers,
                      progress=BarProgress(quiet=as_json))
     if as_json:
         return print_json(doc)

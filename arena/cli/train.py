@@ -7,7 +7,7 @@ import click
 
 from arena.cli.options import (MAX_GAMES, MAX_WORKERS, FiniteFloatRange, db_option, json_option, seed_option,
                                workers_option)
-from arena.features import LOOKAHEAD
+from arena.features import setting_for
 
 
 @click.command("train")
@@ -112,7 +112,8 @@ def _render_clone(doc: dict[str, Any]) -> None:
                + ("; against " + ", ".join(f"{k} {s:.3f}" for k, s in scores.items())
                   + f" over {doc['eval_games']} games each, rated in {doc['db']}" if scores else "")
                + f". Fine-tune it: arena train {doc['env']} --init {doc['final']}"
-               + (" --hp lookahead=true." if doc.get("features") == LOOKAHEAD else "."))
+               + (f" --hp {setting_for(doc.get('features', 0)).replace(' ', '')}." if setting_for(doc.get("features", 0))
+                  else "."))
 
 
 def _hyperparameters(given: tuple[str, ...]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from arena.errors import ParameterError, UsageError
-from arena.features import FEATURES, LOOKAHEAD, feature_dim, lookahead_unavailable
+from arena.features import FEATURES, LOOKAHEAD, THREATS, feature_dim, lookahead_unavailable
 from arena.ids import base_name, family
 from arena.services.dataset import (ARENA_COLUMNS, FOLDS, FORMAT, META_KEY, RLLIB_COLUMNS, SIDECAR, VERSION,
                                     DatasetError, pyarrow_or_fail)
@@ -116,10 +116,10 @@ def check_fits(data: Dataset, info: Any) -> None:
     if family(data.env) != family(info.env_id):
         raise DatasetError(f"The data in {data.path} is from {data.env}, not {info.env_id}; export {info.env_id}'s "
                            "games, or train on the game the data is from.")
-    if data.features not in (FEATURES, LOOKAHEAD):
-        raise DatasetError(f"The data in {data.path} uses feature encoding {data.features}, this Arena {FEATURES} "
-                           f"or {LOOKAHEAD}; export it again.")
-    if data.features == LOOKAHEAD and lookahead_unavailable(info):
+    if data.features not in (FEATURES, LOOKAHEAD, THREATS):
+        raise DatasetError(f"The data in {data.path} uses feature encoding {data.features}, this Arena {FEATURES}, "
+                           f"{LOOKAHEAD} or {THREATS}; export it again.")
+    if data.features >= LOOKAHEAD and lookahead_unavailable(info):
         raise DatasetError(f"The data in {data.path} has lookahead features, but {lookahead_unavailable(info)}.")
     if data.obs_dim != feature_dim(info, data.features) or data.num_actions != info.num_actions:
         raise DatasetError(f"The data in {data.path} has {data.obs_dim} features and {data.num_actions} actions, "

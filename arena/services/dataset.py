@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from arena.errors import ArenaError, UnknownIdError, UsageError
-from arena.features import LOOKAHEAD, feature_dim, features, lookahead_unavailable, version_for
+from arena.features import LOOKAHEAD, feature_dim, features, lookahead_error, lookahead_unavailable, version_for
 from arena.match import game_seed, play_game
 from arena.policy import BoundPolicy
 from arena.services.progress import SILENT, Progress
@@ -252,7 +252,7 @@ def _episode(game: Any, stored: Any, seat: int, steps: list[tuple[Any, ...]], in
 
 
 def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Sequence[str] | None = None,
-           league: str | None = None, overwrite: bool = False, lookahead: bool = False, teacher: str | None = None,
+           league: str | None = None, overwrite: bool = False, lookahead: bool | int = False, teacher: str | None = None,
            workers: int = 1, progress: Progress = SILENT) -> dict[str, Any]:
     """Write the stored games of `env` as RLlib offline data in folder `out`; returns a summary.
 
@@ -262,7 +262,8 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
     `league`: only that league's games. Skipped, with counts: games stored without moves, replays of an identical
     earlier game, and games whose moves do not replay (an illegal move, a different outcome).
 
-    `lookahead`: the features carry the tactical lookahead (arena.features, version 3). `teacher`: a policy with
+    `lookahead`: the features carry the tactical lookahead (arena.features: true or 1, version 3; 3, the threats
+    within three plies, version 4), as a learner with that `lookahead` setting sees them. `teacher`: a policy with
     `action_probabilities` (mcts: its visit counts) labels every exported position with its move probabilities,
     column `action_probs`, which behaviour cloning then imitates instead of the stored move. `workers` > 1 exports
     the folds in that many processes (labelling by search is the slow part).
@@ -280,6 +281,8 @@ def export(registry: Any, store: Any, *, env: str, out: str | Path, players: Seq
     game = registry.make_game(env_id)
     info = game.info
     game.close()
+    if lookahead_error(lookahead):
+        raise UsageError(f"--{lookahead_error(lookahead)}")
     version = version_for(lookahead)
     if feature_dim(info) < 0:
         raise UsageError(f"{info.env_id} has no observation space, so it has no features to learn from.")

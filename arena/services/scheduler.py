@@ -152,7 +152,7 @@ class Scheduler:
             elif x.init or x.pretrain:
                 folder = self._pretrain(x) if x.pretrain else check_init(
                     x.init, self._info(), x.hidden, self.reg.settings.snapshots,
-                    version_for(x.hyperparameters.get("lookahead") is True))[1]
+                    version_for(x.hyperparameters.get("lookahead", False)))[1]
                 restore(self.sessions[x.name], folder, x.algo)
                 self.echo(f"Learner {x.name} starts from snapshot/{folder.name}.")
 
@@ -182,7 +182,7 @@ class Scheduler:
                      workers=pre.workers, seed=lg.seed, openings=pre.openings)
             data = self.run_dir / "pretrain" / x.name
             export(self.reg, self.store, env=lg.env, out=data, players=list(pre.imitate or pre.players),
-                   overwrite=True, lookahead=x.hyperparameters.get("lookahead") is True, teacher=pre.teacher,
+                   overwrite=True, lookahead=x.hyperparameters.get("lookahead", False), teacher=pre.teacher,
                    workers=pre.workers)
         result = behaviour_clone(self.reg, lg.env, data, hidden=x.hidden, seed=lg.seed, name=name,
                                  snapshots_dir=self.reg.settings.snapshots, epochs=pre.epochs, minutes=pre.minutes,

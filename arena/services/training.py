@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.errors import ParameterError, UnknownIdError, UsageError
-from arena.features import FEATURES, LOOKAHEAD, feature_dim, lookahead_unavailable, version_for
+from arena.features import FEATURES, feature_dim, lookahead_unavailable, setting_for, version_for
 from arena.ids import base_name, family
 from arena.learners import check_hyperparameters, create_learner, is_offline, restore
 from arena.pool import SELF
@@ -106,7 +106,7 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     problem = check_hyperparameters(registry, request.algo, request.hyperparameters)
     if problem:
         raise ParameterError(problem)
-    lookahead = request.hyperparameters.get("lookahead") is True
+    lookahead = request.hyperparameters.get("lookahead", False)
     if lookahead and lookahead_unavailable(info):
         raise ParameterError(f"lookahead: {lookahead_unavailable(info)}.")
     init = check_init(request.init, info, request.hidden, request.snapshots,
@@ -160,8 +160,8 @@ def check_init(spec: str, info: Any, hidden: tuple[int, ...], snapshots: Path,
     if family(env) != family(info.env_id):
         raise UsageError(f"--init {player} was trained on {env}, not {info.env_id}.")
     if int(meta.get("features", 1)) != features:
-        hint = " (set hyperparameter lookahead = true for a snapshot that has them)" if int(
-            meta.get("features", 1)) == LOOKAHEAD else ""
+        setting = setting_for(int(meta.get("features", 1)))
+        hint = f" (set hyperparameter {setting} for a snapshot that has them)" if setting else ""
         raise UsageError(f"--init {player} sees feature encoding {meta.get('features', 1)}, this learner {features}"
                          f"{hint}; it plays, but cannot seed this learner.")
     if obs_dim != feature_dim(info, features) or actions != info.num_actions:
