@@ -100,7 +100,7 @@ def client(site):
 
     from arena.web import create_app
 
-    app = create_app(site["db"], registry=site["registry"], allowed_hosts=["127.0.0.1"])
+    app = create_app(site["db"], registry=site["registry"], allowed_hosts=["127.0.0.1"], cache=0)
     with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
         yield c
 
@@ -273,6 +273,23 @@ def test_a_game_against_an_agent_checks_every_move_and_is_stored_only_on_request
         assert store.rebuild(dry_run=True) == {}  # its rating update is the one a rebuild gives
     replay = client.get(f"/api/replay/{saved['match']}?ply={len(state['moves'])}").json()
     assert [r["score"] for r in replay["result"]] == [r["score"] for r in state["result"]]
+
+
+def test_a_kept_page_is_rendered_anew_once_the_store_changes(site):
+    from starlette.testclient import TestClient
+
+    from arena.web import create_app
+
+    app = create_app(site["db"], registry=site["registry"], cache=8)
+    with TestClient(app, base_url="http://127.0.0.1") as cached:
+        board = "/api/leaderboard?env=openspiel/tic_tac_toe"
+        first = cached.get(board).json()
+        assert cached.get(board).json() == first and "human/lin" not in {r["player"] for r in first}
+        state = post(cached, "/api/play", {"env": "openspiel/tic_tac_toe", "opponent": "random", "name": "lin"}).json()
+        while not state["over"]:
+            state = post(cached, f"/api/play/{state['id']}/move", {"action": state["legal"][-1]["action"]}).json()
+        assert post(cached, f"/api/play/{state['id']}/save", {}).json()["new"]
+        assert "human/lin" in {r["player"] for r in cached.get(board).json()}
 
 
 @pytest.mark.parametrize("body, status, fragment", [

@@ -38,8 +38,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to listen on (0: any free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the leaderboard in the browser.")
+@click.option("--no-cache", is_flag=True, help="Render every request anew (by default a page is kept until the store "
+                                               "changes).")
 @click.pass_context
-def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_browser: bool) -> None:
+def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_browser: bool, no_cache: bool) -> None:
     """Serve the store as web pages: leaderboards, players, head-to-head heatmaps, leagues, tournaments, games and
     replays (each with its JSON under /api/), and play against an agent in the browser.
 
@@ -67,7 +69,8 @@ def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_brows
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/leaderboard"
     app = create_app(db_path, registry=ctx.find_root().obj,
-                     allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None)
+                     allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None,
+                     cache=0 if no_cache else 64)
     click.echo(f"Serving {db_path} at {url} (Ctrl-C stops).", err=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, [url]).start()

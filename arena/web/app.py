@@ -9,6 +9,8 @@ import json
 import logging
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,13 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 class WebApp:
     """What the routes share: the store's path, the registry (games and policies), templates and games in play."""
 
-    def __init__(self, db: str | Path, registry: Any = None):
+    def __init__(self, db: str | Path, registry: Any = None, cache: int = 64):
         from arena.services.humanplay import Sessions
 
         self.db = Path(db)
+        self.cache_size = cache
+        self._cache: OrderedDict[tuple[Any, ...], Response] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._registry = registry
         self.sessions = Sessions()
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -58,6 +63,37 @@ class WebApp:
 
             self._registry = Registry()
         return self._registry
+
+    def store_state(self) -> tuple[int, ...]:
+        """What changes whenever anything is written to the store: size and time of the file and of its WAL (every
+        commit appends to the WAL, a checkpoint rewrites the file). Two stat calls."""
+        out: list[int] = []
+        for path in (self.db, self.db.with_name(self.db.name + "-wal")):
+            try:
+                st = path.stat()
+                out += [st.st_mtime_ns, st.st_size, st.st_ino]
+            except OSError:
+                out += [0, 0, 0]
+        return tuple(out)
+
+    def cached(self, request: Request, render: Callable[[], Response]) -> Response:
+        """A page or JSON answer as rendered for this URL since the store last changed, else rendered now. Only
+        successful answers are kept, the last `cache_size` of them."""
+        if not self.cache_size:
+            return render()
+        key = (request.url.path, request.url.query, self.store_state())
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return Response(hit.body, status_code=hit.status_code, media_type=hit.media_type)
+        response = render()
+        if response.status_code == 200 and key[2] == self.store_state():  # nothing was written meanwhile
+            with self._cache_lock:
+                self._cache[key] = response
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return response
 
     @contextlib.contextmanager
     def store(self, *, readonly: bool = True) -> Iterator[Any]:
@@ -226,12 +262,14 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def create_app(db: str | Path, *, registry: Any = None, allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(db: str | Path, *, registry: Any = None, allowed_hosts: list[str] | None = None,
+               cache: int = 64) -> Starlette:
     """The app for the store at `db`. `allowed_hosts` (default: any) are the Host headers it answers; `arena serve`
-    passes the loopback names when it binds 127.0.0.1, so that a page elsewhere cannot reach it by DNS rebinding."""
+    passes the loopback names when it binds 127.0.0.1, so that a page elsewhere cannot reach it by DNS rebinding.
+    `cache`: how many rendered pages to keep until the store changes (0: render every request)."""
     from arena.web.routes import routes
 
-    app = WebApp(db, registry)
+    app = WebApp(db, registry, cache)
 
     async def not_found(request: Request, exc: HTTPException) -> Response:
         message = "No such page." if exc.status_code == 404 else str(exc.detail)

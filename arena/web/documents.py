@@ -22,7 +22,11 @@ def index(store: Any) -> dict[str, Any]:
 
 
 def resolve_env(store: Any, env: str | None) -> str | None:
-    return rankings.resolve_env(store, env) if env else None
+    """An env id as stored: a rated env's exact id at once (the ratings table is small), else rankings.resolve_env
+    (which reads every stored env, and accepts an id without its version)."""
+    if not env:
+        return None
+    return env if env in browse.rated_envs(store) else rankings.resolve_env(store, env)
 
 
 def check_league(store: Any, league: str | None) -> None:
@@ -98,7 +102,7 @@ def payoff(store: Any, *, env: str | None = None, league: str | None = None,
         env = env or league_state.get(store, league)["env"]  # type: ignore[index]
     envs = browse.rated_envs(store)
     if env:
-        env = rankings.resolve_env(store, env)
+        env = resolve_env(store, env)
     elif len(envs) == 1:
         env = envs[0]
     else:

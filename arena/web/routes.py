@@ -26,13 +26,19 @@ def routes(app: Any, handled: Any) -> list[Route]:
         (a subset of what the page shows), else the twin returns the page's own document."""
 
         def page(request: Request) -> Response:
-            with app.store() as store:
-                doc = build(request, store)
-            return app.page(template, doc, request)
+            def render() -> Response:
+                with app.store() as store:
+                    doc = build(request, store)
+                return app.page(template, doc, request)
+
+            return app.cached(request, render)
 
         def data(request: Request) -> Response:
-            with app.store() as store:
-                return json_response((api or build)(request, store))
+            def render() -> Response:
+                with app.store() as store:
+                    return json_response((api or build)(request, store))
+
+            return app.cached(request, render)
 
         page.__name__ = data.__name__ = template.split(".")[0]
         out.append(Route(path, handled(app, page)))
