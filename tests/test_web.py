@@ -432,6 +432,8 @@ def test_browser_leaderboard_rows_equal_the_store(site, page):
     with open_store(site["db"], readonly=True) as store:
         expected = [r["player"] for r in rankings.leaderboard(store, league="np", method="bt")]
     assert shown == expected and page.locator("td.interval svg").count() == len(expected)
+    page.goto(page.base + "/leaderboard?env=openspiel/tic_tac_toe")
+    assert page.locator("table.board tbody tr").count() >= 3
     screenshot(page, "leaderboard")
 
 
@@ -483,7 +485,6 @@ def test_browser_replay_keeps_hidden_information_until_the_end(site, page):
 
 def test_browser_plays_a_game_against_random_to_its_end_by_clicking(site, page):
     page.goto(page.base + "/play")
-    screenshot(page, "play-form")
     page.fill("input[name=env]", "openspiel/tic_tac_toe")
     page.fill("input[name=opponent]", "random")
     page.fill("input[name=name]", "grace")
@@ -532,4 +533,3 @@ def test_browser_league_heatmap_and_tournament_pages_draw(site, page):
     screenshot(page, "tournament")
     page.goto(page.base + "/games?env=openspiel/connect_four")
     assert page.locator("table.games tbody tr").count() == 6
-    screenshot(page, "games")

@@ -73,7 +73,8 @@
       svg("line", {x1: m.left - 4, x2: width - m.right, y1: Y(t), y2: Y(t), class: "grid"}, axes);
       svg("text", {x: m.left - 6, y: Y(t) + 4, "text-anchor": "end"}, axes, String(t));
     }
-    for (const t of ticks(x0, x1, 8).filter(t => Number.isInteger(t) || x1 - x0 < 8)) {
+    const whole = xs.every(Number.isInteger);  // rounds, game numbers: no tick between two of them
+    for (const t of ticks(x0, x1, 8).filter(t => Number.isInteger(t) || !whole)) {
       svg("text", {x: X(t), y: height - m.bottom + 16, "text-anchor": "middle"}, axes, String(t));
     }
     svg("text", {x: (m.left + width - m.right) / 2, y: height - 6, "text-anchor": "middle"}, axes, xlabel);
@@ -256,7 +257,8 @@
       const legal = state.over ? [] : state.legal;
       drawPosition(state.position, legal, move);
       const list = document.getElementById("legal");
-      list.textContent = "";
+      list.textContent = "";  // the moves by name, where no board takes clicks
+      document.getElementById("legal-box").hidden = !legal.length || !!(state.position && state.position.board);
       for (const mv of legal) {
         const button = el("button", {class: "move", "data-action": mv.action}, el("li", {}, list), mv.text);
         button.addEventListener("click", () => move(mv.action));
