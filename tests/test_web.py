@@ -358,7 +358,7 @@ def server(site):
 
     sock = listening_socket("127.0.0.1", 0)
     app = create_app(site["db"], registry=site["registry"], allowed_hosts=["127.0.0.1"])
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    srv = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", access_log=False))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -74,7 +74,8 @@ def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_brows
     click.echo(f"Serving {db_path} at {url} (Ctrl-C stops).", err=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, [url]).start()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    # log_config=None: uvicorn's dictConfig would close every logging handler already set up (Ray's, a test's)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", access_log=False))
     try:
         server.run(sockets=[sock])
     finally:
