@@ -206,6 +206,8 @@ def test_a_replay_past_its_end_and_a_foreign_host_are_refused(site, client):
     got = client.get(f"/api/replay/{game['id']}?ply={game['length'] + 1}")
     assert got.status_code == 400 and "outside game" in got.json()["error"]
     assert client.get("/api/leaderboard", headers={"host": "evil.example"}).status_code == 400
+    policy = client.get("/leaderboard").headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy  # nothing from anywhere else
 
 
 def test_pages_read_only_while_a_writer_holds_the_store(site, client):

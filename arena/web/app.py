@@ -102,8 +102,11 @@ class WebApp:
         with open_store(self.db, readonly=readonly) as store:
             yield store
 
-    def page(self, template: str, doc: Any, request: Request, status: int = 200, **extra: Any) -> HTMLResponse:
-        data = markupsafe.Markup(dumps(doc).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    def page(self, template: str, doc: Any, request: Request, status: int = 200, embed: bool = True,
+             **extra: Any) -> HTMLResponse:
+        """The template rendered with `doc`; `embed`: the page's script reads the document too (as JSON in it)."""
+        data = markupsafe.Markup(dumps(doc).replace("<", "\\u003c").replace(">", "\\u003e")
+                                 .replace("&", "\\u0026") if embed else "null")
         html = self.templates.get_template(template).render(doc=doc, request=request, db=str(self.db), data=data,
                                                             **extra)
         return HTMLResponse(html, status_code=status)
@@ -262,6 +265,27 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+class SecurityHeaders:
+    """Adds the Content-Security-Policy and friends to every answer (a plain ASGI middleware: no per-request task)."""
+
+    HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+               (b"referrer-policy", b"no-referrer")]
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_app(db: str | Path, *, registry: Any = None, allowed_hosts: list[str] | None = None,
                cache: int = 64) -> Starlette:
     """The app for the store at `db`. `allowed_hosts` (default: any) are the Host headers it answers; `arena serve`
@@ -275,16 +299,7 @@ def create_app(db: str | Path, *, registry: Any = None, allowed_hosts: list[str]
         message = "No such page." if exc.status_code == 404 else str(exc.detail)
         return error_response(app, request, exc.status_code, message)
 
-    async def headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
-
-    from starlette.middleware.base import BaseHTTPMiddleware
-
-    middleware = [Middleware(BaseHTTPMiddleware, dispatch=headers)]
+    middleware = [Middleware(SecurityHeaders)]
     if allowed_hosts:
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     @contextlib.asynccontextmanager

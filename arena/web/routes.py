@@ -21,7 +21,7 @@ def routes(app: Any, handled: Any) -> list[Route]:
     """Every route of the app; `handled` wraps an endpoint so its errors answer 4xx/5xx with one line."""
     out: list[Route] = []
 
-    def twin(path: str, template: str, build: Any, api: Any = None) -> None:
+    def twin(path: str, template: str, build: Any, api: Any = None, embed: bool = True) -> None:
         """A page at `path` and its JSON twin at /api`path`; `api` builds the twin's document when it is the CLI's
         (a subset of what the page shows), else the twin returns the page's own document."""
 
@@ -29,7 +29,7 @@ def routes(app: Any, handled: Any) -> list[Route]:
             def render() -> Response:
                 with app.store() as store:
                     doc = build(request, store)
-                return app.page(template, doc, request)
+                return app.page(template, doc, request, embed=embed)
 
             return app.cached(request, render)
 
@@ -52,7 +52,7 @@ def routes(app: Any, handled: Any) -> list[Route]:
                 "method": text(r, "method") or "trueskill", "top": integer(r, "top", low=1, high=100_000)}
 
     twin("/leaderboard", "leaderboard.html", lambda r, s: docs.leaderboard(s, **board_options(r)),
-         api=lambda r, s: docs.leaderboard_rows(s, **board_options(r)))
+         api=lambda r, s: docs.leaderboard_rows(s, **board_options(r)), embed=False)
     twin("/player/{id:path}", "player.html", lambda r, s: docs.player(s, r.path_params["id"]))
     twin("/payoff", "payoff.html", lambda r, s: docs.payoff(
         s, env=text(r, "env"), league=text(r, "league"), tournament=text(r, "tournament")))
