@@ -8,7 +8,6 @@ that leaves 127.0.0.1. With ARENA_WEB_SCREENSHOTS=DIR they also save screenshots
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -22,7 +21,6 @@ from click.testing import CliRunner
 
 from arena.cli import build_cli
 from arena.config import load
-from arena.plugin_manager import get_plugin_manager
 from arena.registry import Registry
 from arena.services.headtohead import HeadToHead, head_to_head
 from arena.services.recording import open_store
@@ -36,42 +34,18 @@ except ImportError:  # the browser tests skip, saying why; the HTTP tests still 
     expect = None
 
 PLUGIN = Path(__file__).parent / "plugins" / "arena_numpy_learner.py"
-LEAGUE = """
-name = "np"
-env = "pettingzoo/rps_v2"
-seed = 3
-
-[[learners]]
-name = "main"
-algo = "numpy-pg"
-
-[[fixed]]
-policy = "constant"
-
-[matchmaking.main]
-matchmaker = "uniform"
-
-[round]
-iterations = 1
-
-[evaluation]
-games = 6
-snapshots = 1
-
-[stop]
-rounds = 2
-"""
 C4 = "openspiel/connect_four-v0"
 TTT = "openspiel/tic_tac_toe-v0"
 
 
 def numpy_registry() -> Registry:
-    spec = importlib.util.spec_from_file_location("arena_numpy_learner", PLUGIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    pm = get_plugin_manager(entry_points=False)
-    pm.register(module, name="numpy_learner")
-    return Registry(pm)
+    """The built-in plugins and the numpy learner of tests/plugins (an algorithm without Ray)."""
+    import runpy
+    from types import SimpleNamespace
+
+    from arena.testing import registry_with
+
+    return registry_with(SimpleNamespace(**{**runpy.run_path(str(PLUGIN)), "__name__": "numpy_learner"}))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +56,9 @@ def site(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ARENA_SNAPSHOTS", str(root / "snapshots"))
         reg = numpy_registry()
-        (root / "np.toml").write_text(LEAGUE)
+        from test_learner_contract import LEAGUE  # a league of the numpy learner on rock-paper-scissors
+
+        (root / "np.toml").write_text(LEAGUE.format(lr=0.5, fixed="constant", extra="[stop]\nrounds = 2"))
         with open_store(db) as store:
             Scheduler(load(root / "np.toml", reg), store, reg, run_dir=root / "runs", echo=lambda _: None).run()
             for env, players, games in ((C4, ("random", "connect_four_heuristic"), 6),
