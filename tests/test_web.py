@@ -511,3 +511,26 @@ def test_browser_league_heatmap_and_tournament_pages_draw(site, page):
     screenshot(page, "tournament")
     page.goto(page.base + "/games?env=openspiel/connect_four")
     assert page.locator("table.games tbody tr").count() == 6
+
+
+def test_browser_league_page_refreshes_while_the_league_runs(site, page):
+    from types import SimpleNamespace
+
+    from arena.store import leagues as state
+
+    with open_store(site["db"]) as store:  # the league runs again (as `arena league run --resume` marks it)
+        row = state.get(store, "np")
+        fixed = [m for m in state.pool(store, "np", active_only=False).members if m.kind == "fixed"]
+        state.start(store, SimpleNamespace(name="np", env=row["env"], path=row["file"], text=row["config"]), fixed,
+                    resume=True)
+    try:
+        page.goto(page.base + "/league/np")
+        expect(page.locator("#league-status")).to_have_attribute("data-status", "running")
+        assert page.locator(".live").is_visible()
+        with open_store(site["db"]) as store:  # ... and stops: the page, polling, shows it without a reload by hand
+            state.finish(store, "np", "finished", "2 rounds", row["elapsed_s"])
+        expect(page.locator("#league-status")).to_have_attribute("data-status", "finished", timeout=15_000)
+        assert page.locator(".live").count() == 0
+    finally:
+        with open_store(site["db"]) as store:
+            state.finish(store, "np", row["status"], row["stop_reason"], row["elapsed_s"])
