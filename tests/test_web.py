@@ -524,12 +524,12 @@ def test_browser_league_page_refreshes_while_the_league_runs(site, page):
         state.start(store, SimpleNamespace(name="np", env=row["env"], path=row["file"], text=row["config"]), fixed,
                     resume=True)
     try:
-        page.goto(page.base + "/league/np")
+        page.goto(page.base + "/league/np?refresh=1")
         expect(page.locator("#league-status")).to_have_attribute("data-status", "running")
         assert page.locator(".live").is_visible()
         with open_store(site["db"]) as store:  # ... and stops: the page, polling, shows it without a reload by hand
             state.finish(store, "np", "finished", "2 rounds", row["elapsed_s"])
-        expect(page.locator("#league-status")).to_have_attribute("data-status", "finished", timeout=15_000)
+        expect(page.locator("#league-status")).to_have_attribute("data-status", "finished", timeout=10_000)
         assert page.locator(".live").count() == 0
     finally:
         with open_store(site["db"]) as store:

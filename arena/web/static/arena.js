@@ -194,6 +194,7 @@
     };
     await draw();
     if (data.status !== "running") return;
+    const every = Math.min(60, Math.max(1, +new URLSearchParams(window.location.search).get("refresh") || 5));
     const timer = setInterval(async () => {
       try {
         const doc = await api(`/api/league/${encodeURIComponent(name)}`);
@@ -203,7 +204,7 @@
         await draw();
         if (doc.status !== "running") { clearInterval(timer); window.location.reload(); }
       } catch (e) { /* the next poll tries again */ }
-    }, 5000);
+    }, every * 1000);
   }
 
   function replayPage() {
