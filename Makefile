@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The web tests drive Debian's chromium with Playwright (no browser download works here): installed once, as root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # The main job: the Connect Four league (a PPO main against random, the heuristic, MCTS and its own
 # snapshots, about 10 minutes on 2 cores), then its leaderboard. --resume makes a rerun continue (or,

@@ -36,6 +36,16 @@ class _Abandoned(Exception):
     """The person left (or the session was dropped): their seat forfeits."""
 
 
+class _Person:
+    """The policy in the person's seat: each move is the one the page sends (HumanGame.move)."""
+
+    def __init__(self, game: HumanGame):
+        self.game = game
+
+    def act(self, legal_actions: Any, history: Any) -> int:
+        return self.game.wait_for_move(legal_actions, history)
+
+
 class HumanGame:
     """One game: the person in `seat`, `opponent` (a policy spec) in every other seat."""
 
@@ -53,7 +63,7 @@ class HumanGame:
             agent = registry.make_policy(opponent)
             agent.check(info)
             self.opponent = agent.player_id
-            policies = [registry.make_policy(opponent) if s != seat else BoundPolicy(self.player, self)
+            policies = [registry.make_policy(opponent) if s != seat else BoundPolicy(self.player, _Person(self))
                         for s in range(info.num_seats)]
         except BaseException:
             self.game.close()
@@ -91,8 +101,8 @@ class HumanGame:
                 self._waiting = False
                 self._cond.notify_all()
 
-    def act(self, legal_actions: Any, history: Any) -> int:
-        """The person's seat: wait for their move (the match runner calls this on the game's thread)."""
+    def wait_for_move(self, legal_actions: Any, history: Any) -> int:
+        """The person's turn: wait for their move (on the game's thread, where the match runner asks for it)."""
         with self._cond:
             self.legal = [int(a) for a in legal_actions]
             self.history = [(int(s), int(a)) for s, a in history]
