@@ -37,7 +37,7 @@ TIMED = {  # name: (path, timed against the target)
     "leaderboard page, every game": ("/leaderboard", True),
     "leaderboard page, top 20": (f"/leaderboard?env={quote(ENV)}&top=20", True),
     "games page (newest 50)": (f"/games?env={quote(ENV)}", False),
-    "games page of a player": (f"/games?player=p000", False),
+    "games page of a player": ("/games?player=p000", False),
     "payoff heatmap page": (f"/payoff?env={quote(ENV)}", False),
 }
 

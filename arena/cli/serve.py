@@ -57,6 +57,7 @@ def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_brows
         raise UsageError(f"arena serve needs {e.name}: pip install 'arena[web]'.") from None
     from arena.services.recording import open_store
     from arena.web import create_app
+    from arena.web.app import LOOPBACK_HOSTS
 
     open_store(db_path, readonly=True).close()  # a missing store, or one that is not Arena's: one line, now
     loopback = host in LOOPBACK
@@ -69,7 +70,7 @@ def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_brows
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/leaderboard"
     app = create_app(db_path, registry=ctx.find_root().obj,
-                     allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None,
+                     allowed_hosts=LOOPBACK_HOSTS if loopback else None,
                      cache=0 if no_cache else 64)
     click.echo(f"Serving {db_path} at {url} (Ctrl-C stops).", err=True)
     if open_browser:

@@ -23,12 +23,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from arena.errors import ArenaError, UnknownIdError, UsageError
-from arena.web import documents as docs
 
 HERE = Path(__file__).resolve().parent
 LOG = logging.getLogger("arena.web")
@@ -314,5 +313,3 @@ def create_app(db: str | Path, *, registry: Any = None, allowed_hosts: list[str]
     web.state.arena = app
     return web
 
-
-__all__ = ["create_app", "RedirectResponse", "json_body", "integer", "text", "json_response"]

@@ -119,6 +119,8 @@ def routes(app: Any, handled: Any) -> list[Route]:
         game = session(request)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise UsageError("Send the request as JSON (Content-Type: application/json).")
+        with app.store() as _:  # the store must still be there: a writable open would create a new one
+            pass
         with app.store(readonly=False) as store:
             return json_response(game.save(store))
 
