@@ -270,6 +270,18 @@ def test_a_kept_page_is_rendered_anew_once_the_store_changes(site):
         assert "human/lin" in {r["player"] for r in cached.get(board).json()}
 
 
+def test_a_game_against_a_league_snapshot_is_played_through(site, client, monkeypatch):
+    monkeypatch.setenv("ARENA_SNAPSHOTS", str(site["root"] / "snapshots"))
+    with open_store(site["db"], readonly=True) as store:
+        snapshot = browse.snapshots(store)[0]["id"]
+    state = post(client, "/api/play", {"env": "pettingzoo/rps_v2", "opponent": snapshot, "seat": 1}).json()
+    assert state["players"] == [snapshot, "human/guest"] and [m["action"] for m in state["legal"]] == [0, 1, 2]
+    while not state["over"]:  # rock-paper-scissors, moves at once: the list of legal moves, no board
+        state = post(client, f"/api/play/{state['id']}/move", {"action": 0}).json()
+    assert state["error"] is None and len(state["moves"]) == 30  # 15 rounds, both seats
+    assert sum(r["score"] for r in state["result"]) == 1.0
+
+
 @pytest.mark.parametrize("body, status, fragment", [
     ({"env": "openspiel/tic_tac_toe", "opponent": "nobody"}, 404, "Unknown policy 'nobody'"),
     ({"env": "nogame/x", "opponent": "random"}, 404, "Unknown env"),
