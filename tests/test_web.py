@@ -328,6 +328,11 @@ def test_serve_binds_loopback_by_default_and_warns_for_another_host(site, monkey
     result = CliRunner().invoke(build_cli(reg), ["serve", "--db", str(site["db"]), "--port", "0",
                                                  "--host", "0.0.0.0"], obj=reg)
     assert result.exit_code == 0 and seen[-1][0] == "0.0.0.0" and "Warning: listening on 0.0.0.0" in result.output
+    opened = threading.Event()
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.set() or seen.append(url))
+    result = CliRunner().invoke(build_cli(reg), ["serve", "--db", str(site["db"]), "--port", "0", "--open"], obj=reg)
+    assert result.exit_code == 0 and opened.wait(5)
+    assert seen[-1] == f"http://127.0.0.1:{seen[-2][1]}/leaderboard"
 
 
 # -- in a real browser ---------------------------------------------------------------------------------------------
