@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.arena-installed
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup chromium run test test-fast bench clean
 
 # One virtual environment with Arena installed editable, training (ray, CPU torch) and the test tools.
 # torch==2.13.0 comes first: on these machines it is a CPU wheel on disk, and with it installed pip
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The web tests drive Debian's chromium with Playwright (no browser download works here): installed once, as root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # The main job: the Connect Four league (a PPO main against random, the heuristic, MCTS and its own
 # snapshots, about 10 minutes on 2 cores), then its leaderboard. --resume makes a rerun continue (or,
 # once a stop rule has fired, just show) the league already in arena.db.
@@ -25,12 +31,12 @@ run: setup
 	$(BIN)/arena league run leagues/connect_four.toml --resume --db arena.db
 	$(BIN)/arena leaderboard --league connect_four --db arena.db
 
-test: setup
+test: setup chromium
 	$(BIN)/pytest
 
 # The inner loop (under 90 s on 2 cores): every test but those that start Ray or run long, such as package builds
 # and kill -9 runs. tests/conftest.py sets the markers; `make test` runs everything.
-test-fast: setup
+test-fast: setup chromium
 	$(BIN)/pytest -q -m "not ray and not slow"
 
 bench: setup

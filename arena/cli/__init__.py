@@ -11,6 +11,7 @@ from arena.cli.check import check_cmd
 from arena.cli.dataset import dataset_group
 from arena.cli.league import league_group
 from arena.cli.match import match_cmd
+from arena.cli.serve import serve_cmd
 from arena.cli.train import train_cmd
 from arena.cli.tournament import tournament_cmd, tournaments_cmd
 from arena.cli.store import COMMANDS as STORE_COMMANDS
@@ -122,6 +123,7 @@ cli.add_command(check_cmd)
 cli.add_command(dataset_group)
 cli.add_command(league_group)
 cli.add_command(match_cmd)
+cli.add_command(serve_cmd)
 cli.add_command(train_cmd)
 cli.add_command(tournament_cmd)
 cli.add_command(tournaments_cmd)
