@@ -5,7 +5,7 @@ store: 200 players, Elo-logistic outcomes), half of the matches tagged with a le
 process on 127.0.0.1; requests go over HTTP on one keep-alive connection, one at a time, after a warm-up. Target:
 the leaderboard page under 100 ms (p95) at 1,000,000 matches, rendered anew for every request (`--no-cache`); the
 same pages as served by default (kept until the store changes) are measured too. `--league` also times, once, the
-leaderboard of a league (rankings.leaderboard(league=...): slow at this size, see benchmarks/RESULTS.md).
+leaderboard of a league (rankings.leaderboard(league=...)), rendered anew.
 """
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50, help="timed requests per page (50)")
     parser.add_argument("--store", type=Path, help="keep the store here and reuse it when it exists")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--league", action="store_true", help="also time a league's leaderboard once (slow)")
+    parser.add_argument("--league", action="store_true", help="also time a league's leaderboard once")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     args = parser.parse_args(argv)
     if min(args.matches, args.batch, args.repeats) < 1:

@@ -288,3 +288,18 @@ def test_a_store_opened_to_create_on_use_exists_only_once_something_is_stored(tm
         assert isinstance(store, Store)
     with pytest.raises(StoreError, match="folder .* does not exist"):
         open_store(tmp_path / "missing" / "x.db", create_on_use=True)
+
+
+def test_a_league_resumed_without_fixed_players_retires_the_old_ones(tmp_path):
+    from types import SimpleNamespace
+
+    from arena.pool import Member
+    from arena.store import leagues
+
+    league = SimpleNamespace(name="l", env="openspiel/tic_tac_toe-v0", path="l.toml", text="")
+    with open_store(tmp_path / "a.db") as store:
+        leagues.start(store, league, [Member("random", "fixed", policy="random")], resume=False)
+        assert [m.id for m in leagues.pool(store, "l").fixed()] == ["random"]
+        leagues.start(store, league, [], resume=True)  # the file now lists no fixed player (self-play only)
+        active = store.db.execute("SELECT id, active FROM league_members WHERE league = 'l'").fetchall()
+    assert active == [("random", 0)]

@@ -54,7 +54,8 @@ def serve_cmd(ctx: click.Context, db_path: str, host: str, port: int, open_brows
         import starlette  # noqa: F401
         import uvicorn
     except ImportError as e:
-        raise UsageError(f"arena serve needs {e.name}: pip install 'arena[web]'.") from None
+        raise UsageError(f"arena serve needs {e.name}, one of Arena's dependencies: install Arena again "
+                         "(make setup, or pip install -e .).") from None
     from arena.services.recording import open_store
     from arena.web import create_app
     from arena.web.app import LOOPBACK_HOSTS

@@ -125,7 +125,9 @@ def start(store: Store, league: Any, members: list[Member], *, resume: bool) -> 
             _add_member(conn, league.name, m)
         fixed = [m.id for m in members if m.kind == "fixed"]  # players dropped from the file leave matchmaking
         marks = ",".join("?" * len(fixed)) or "NULL"
-        conn.execute(f"UPDATE league_members SET active = (id IN ({marks})) WHERE league = ? AND kind = 'fixed'",
+        # COALESCE: `id IN (NULL)` is NULL, not false, when the file has no fixed players left
+        conn.execute(f"UPDATE league_members SET active = COALESCE(id IN ({marks}), 0) WHERE league = ? "
+                     "AND kind = 'fixed'",
                      [*fixed, league.name])
     return get(store, league.name) or {}
 

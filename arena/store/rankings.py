@@ -90,8 +90,10 @@ def leaderboard(store: Store, *, env: str | None = None, league: str | None = No
         where.append("r.env = ?")
         args.append(env)
     for event in ([league] if league else []) + ([tournament_event(tournament)] if tournament else []):
-        where.append("r.player IN (SELECT p.player FROM participants p JOIN matches m ON m.seq = p.match_seq "
-                     "WHERE m.event = ? AND m.env = r.env)")
+        # not correlated with r: SQLite builds the (env, player) set of the event once, from the event's index,
+        # instead of scanning the event's matches again for every rating row (9 s at 50k matches)
+        where.append("(r.env, r.player) IN (SELECT m.env, p.player FROM matches m JOIN participants p "
+                     "ON p.match_seq = m.seq WHERE m.event = ?)")
         args.append(event)
     rows = store.db.execute(
         "SELECT r.env, r.player, r.mu, r.sigma, r.games, r.wins, r.draws, r.losses, r.last_played FROM ratings r"
