@@ -86,6 +86,8 @@ def run_variant(name: str, text: str, work: Path, args: argparse.Namespace) -> d
     out["vs_mcts100"] = score(reg, c4, final, "mcts:simulations=100", args.games, args.seed + 1, **play)
     puct = f"puct:snapshot={final.removeprefix('snapshot/')},simulations=100"
     out["puct_vs_mcts400"] = score(reg, c4, puct, "mcts:simulations=400", args.puct_games, args.seed + 2, **play)
+    for i, opponent in enumerate(args.also):  # held-out opponents beyond the targets' (never training opponents)
+        out.setdefault("also", {})[opponent] = score(reg, c4, final, opponent, args.games, args.seed + 10 + i, **play)
     clone = folder / "snapshots" / f"{league.name}-main-pretrain" / "meta.json"
     if clone.is_file():
         meta = json.loads(clone.read_text())
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--openings", default="random:plies=4")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=101)
+    ap.add_argument("--also", action="append", default=[], metavar="POLICY",
+                    help="also score the final snapshot against this policy (repeatable), e.g. alphabeta:depth=4")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the leagues' stores and snapshots in this folder")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     # the copy runs from a temporary folder: a pretraining data folder is given there by its absolute path
@@ -115,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     variants = {"pretrained": text, "plain": without_pretraining(text)}
     if args.only:
         variants = {args.only: variants[args.only]}
-    with tempfile.TemporaryDirectory(prefix="arena-strength-") as tmp:
-        results = [run_variant(name, t, Path(tmp), args) for name, t in variants.items()]
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=False)
+        results = [run_variant(name, t, args.keep.resolve(), args) for name, t in variants.items()]
+    else:
+        with tempfile.TemporaryDirectory(prefix="arena-strength-") as tmp:
+            results = [run_variant(name, t, Path(tmp), args) for name, t in variants.items()]
     if args.json:
         print(json.dumps({"targets": TARGETS, "results": results}, indent=2))
         return 0
@@ -131,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             ("BC alone vs heuristic", "", lambda r: fmt(r["bc"], "vs_heuristic") if "bc" in r else "-"),
             ("BC alone vs mcts-100", "", lambda r: fmt(r["bc"], "vs_mcts100") if "bc" in r else "-"),
             ("puct-100 on BC alone vs mcts-400", "", lambda r: fmt(r["bc"], "puct_vs_mcts400") if "bc" in r else "-"),
-            ("BC held-out accuracy", "", lambda r: f"{r['bc']['held_out_accuracy']}" if "bc" in r else "-")]
+            ("BC held-out accuracy", "", lambda r: f"{r['bc']['held_out_accuracy']}" if "bc" in r else "-"),
+            *[(f"final vs {o}", "", lambda r, o=o: fmt(r.get("also", {}), o)) for o in args.also]]
     print("\t".join(["figure", "target", *[r["variant"] for r in results]]))
     for label, target, cell in rows:
         print("\t".join([label, target, *[cell(r) for r in results]]))
