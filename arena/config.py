@@ -273,6 +273,11 @@ def load(path: str | Path, registry: Any = None) -> League:
         pretrain = _pretrain(c, reg, item["pretrain"], f"{p}.pretrain", path, game) if "pretrain" in item else None
         if init is not None and pretrain is not None:
             c.add(f"{p}.pretrain", "a learner starts from `init` or from `pretrain`, not both")
+        anchor = hp.get("anchor") if isinstance(hp, dict) else None
+        if isinstance(anchor, (int, float)) and not isinstance(anchor, bool) and anchor > 0 and init is None \
+                and "pretrain" not in item:
+            c.add(f"{p}.hyperparameters.anchor", "the KL penalty holds the policy to the snapshot it starts from: "
+                                                 "give the learner `init` or `[learners.pretrain]`, or drop anchor")
         learners.append(Learner(lname or f"learner{i}", algo, role, tuple(hidden), hp, init, pretrain))
     if game is not None and learners and game.info.observation_space is None:
         c.add("env", f"{game.info.env_id} has no observation space, so no learner can train on it")

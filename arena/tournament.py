@@ -32,6 +32,7 @@ class TournamentSpec:
     rounds: int
     games_per_pair: int
     seed: int
+    openings: str | None = None  # arena.openings spec the games start from (stored since m009; None: none)
 
     @property
     def event(self) -> str:
@@ -119,7 +120,9 @@ def _pair(order: list[str], met: dict[str, set[str]], allow_repeats: bool) -> li
 
 def differences(stored: TournamentSpec, wanted: TournamentSpec) -> list[str]:
     old, new = asdict(stored), asdict(wanted)
-    return [f"{k} {old[k]!r} (asked for {new[k]!r})" for k in old if k not in ("name", "seed") and old[k] != new[k]]
+    # openings: a resume without --openings plays the stored ones; given ones are checked against the stored games
+    return [f"{k} {old[k]!r} (asked for {new[k]!r})" for k in old
+            if k not in ("name", "seed", "openings") and old[k] != new[k]]
 
 
 def missing(spec: TournamentSpec, pairings: Sequence[Pairing], stored: dict[str, Any],

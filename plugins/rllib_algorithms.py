@@ -67,8 +67,8 @@ class TrainSpec:
     resources: Resources = field(default_factory=Resources)
 
 
-# Hyperparameters of Arena's env rather than of RLlib's algorithm config.
-ENV_HYPERPARAMETERS = {"opening_plies", "lookahead"}
+# Hyperparameters of Arena's (its env's, or the anchored learner's) rather than of RLlib's algorithm config.
+ENV_HYPERPARAMETERS = {"opening_plies", "lookahead", "anchor"}
 
 
 def _config(spec: TrainSpec) -> Any:
@@ -113,6 +113,12 @@ def _config(spec: TrainSpec) -> Any:
         from arena.errors import ParameterError
 
         raise ParameterError(problem)
+    anchor = float(spec.hyperparameters.get("anchor", 0.0))
+    if anchor > 0:  # PPO with a KL penalty to the snapshot it starts from (plugins/rllib_anchor.py)
+        from .rllib_anchor import ANCHOR_KEY, AnchoredPPOTorchLearner
+
+        rllib_hp = {**rllib_hp, "learner_class": AnchoredPPOTorchLearner}
+        config = config.training(learner_config_dict={ANCHOR_KEY: anchor})
     return config.training(**{**DEFAULT_HYPERPARAMETERS.get(spec.algo, {}), **rllib_hp})
 
 
@@ -124,6 +130,11 @@ def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[st
 
     if lookahead_error(hyperparameters.get("lookahead", False)):
         return lookahead_error(hyperparameters["lookahead"])
+    anchor = hyperparameters.get("anchor", 0.0)
+    if isinstance(anchor, bool) or not isinstance(anchor, (int, float)) or not 0 <= anchor < float("inf"):
+        return f"anchor must be a KL coefficient, 0 or more, not {anchor!r}."
+    if anchor and algo != "ppo":
+        return f"anchor (a KL penalty to the starting snapshot) is for ppo, not {algo}."
     unknown = sorted(k for k in hyperparameters
                      if k not in ENV_HYPERPARAMETERS and (k.startswith("_") or not hasattr(config, k)))
     if not unknown:
@@ -194,6 +205,7 @@ class Session:
         self.features = version_for(spec.hyperparameters.get("lookahead", False))  # the encoding it sees
         self.algo = _config(spec).build_algo()
         self.iteration = self.env_steps = 0
+        self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
 
     @staticmethod
     def check_hyperparameters(params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
@@ -220,7 +232,8 @@ class Session:
         from pathlib import Path
 
         self.algo.save_to_path(str(Path(path).resolve()))  # RLlib wants an absolute path
-        (Path(path) / "arena.json").write_text(json.dumps({"iteration": self.iteration, "env_steps": self.env_steps}))
+        (Path(path) / "arena.json").write_text(json.dumps({"iteration": self.iteration, "env_steps": self.env_steps,
+                                                            "anchor": self.anchor}))
 
     def load(self, path: Any) -> None:
         """Resume from a checkpoint written by save()."""
@@ -230,6 +243,11 @@ class Session:
         self.algo.restore_from_path(str(Path(path).resolve()))
         counters = json.loads((Path(path) / "arena.json").read_text())
         self.iteration, self.env_steps = int(counters["iteration"]), int(counters["env_steps"])
+        if counters.get("anchor"):  # the KL penalty's reference is no part of RLlib's checkpoint
+            from . import snapshot
+
+            meta, net = snapshot.load(Path(counters["anchor"]))
+            self._set_anchor(counters["anchor"], meta, net)
 
     def train(self) -> dict[str, Any]:
         """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call."""
@@ -301,6 +319,7 @@ class Session:
                     raise snapshot.SnapshotError(f"Snapshot {folder} does not fit this learner ({key}).")
                 state[key] = value
         self.algo.learner_group.set_weights({MODULE: state})
+        self._set_anchor(str(Path(folder).resolve()), meta, net)
         # EnvRunners skip weights whose sequence number is not newer than theirs; a state without one is forced.
         from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE
 
@@ -310,6 +329,14 @@ class Session:
                                                    inference_only=True)[COMPONENT_LEARNER]
         pushed.pop(WEIGHTS_SEQ_NO, None)
         self.algo.env_runner_group.foreach_env_runner(lambda runner: runner.set_state(pushed), local_env_runner=True)
+
+    def _set_anchor(self, folder: str, meta: Mapping[str, Any], net: Any) -> None:
+        """With anchor > 0: give the learners this snapshot's policy as the KL penalty's reference."""
+        if float(self.spec.hyperparameters.get("anchor", 0.0)) <= 0:
+            return
+        weights = {k: v.numpy() for k, v in net.state_dict().items()}
+        self.algo.learner_group.foreach_learner(lambda learner: learner.set_anchor(meta, weights))
+        self.anchor = folder
 
     def illegal_actions(self) -> int:
         return sum(self._foreach_env(lambda env: env.illegal_actions))

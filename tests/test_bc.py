@@ -115,6 +115,40 @@ def _small() -> dict:
     return {"num_envs_per_env_runner": 4}
 
 
+def test_an_anchored_ppo_learner_s_reference_is_the_snapshot_it_started_from_across_a_resume(cloned, tmp_path):
+    from arena.plugins.rllib_algorithms import Resources, Session, TrainSpec
+
+    folder, _, _ = cloned
+    path = folder / "snapshots" / "clone"
+    hp = {"train_batch_size_per_learner": 128, "minibatch_size": 64, "num_epochs": 1, "lr": 1e-6}  # barely moves
+
+    def session(anchor: float) -> Session:
+        return Session(TrainSpec(env=ENV, table={"random": 1.0}, hidden=HIDDEN, resources=Resources(**_small()),
+                                 hyperparameters={**hp, "anchor": anchor}))
+
+    anchored = session(5.0)
+    try:
+        anchored.restore(path)
+        first = anchored.algo.train()["learners"]["main"]["anchor_kl"]
+        assert abs(first) < 1e-3  # it starts at the snapshot: the reference is that policy, not another
+        anchored.save(tmp_path / "ckpt")
+    finally:
+        anchored.stop()
+    resumed = session(5.0)
+    try:
+        resumed.load(tmp_path / "ckpt")  # a league's resume: the reference comes back with the checkpoint
+        assert resumed.anchor == str(path.resolve())
+        assert "anchor_kl" in resumed.algo.train()["learners"]["main"]
+    finally:
+        resumed.stop()
+    plain = session(0.0)
+    try:
+        plain.restore(path)
+        assert plain.anchor is None and "anchor_kl" not in plain.algo.train()["learners"]["main"]
+    finally:
+        plain.stop()
+
+
 def test_arena_train_init_starts_ppo_from_the_clone_and_records_the_lineage(cloned, monkeypatch):
     folder, registry, _ = cloned
     monkeypatch.setenv("ARENA_SNAPSHOTS", str(folder / "snapshots"))

@@ -16,9 +16,10 @@ from arena.openings import Book, OpeningError, decided, parse_spec, tokens
 from arena.registry import Registry
 from arena.services.headtohead import HeadToHead, head_to_head
 from arena.services.recording import open_store
-from arena.services.tournament import TournamentRequest, run_tournament
+from arena.services.tournament import TournamentRequest, report, run_tournament, stored_report
 from arena.sprt import SprtSpec
 from arena.store import game_id, match_id
+from arena.store import tournaments as stored_tournaments
 
 ARENA = str(Path(sys.executable).with_name("arena"))
 C4 = "openspiel/connect_four"
@@ -185,9 +186,17 @@ def test_a_tournament_with_openings_stores_them_and_resumes_only_with_them(reg, 
         again = run_tournament(reg, store, TournamentRequest(**{**request.__dict__, "resume": True,
                                                                 "name": doc["name"]}))
         assert again["standings"] == doc["standings"]
+        # without --openings, a resume plays the stored ones, and a page's report (stored_report) uses them too
+        bare = run_tournament(reg, store, TournamentRequest(**{**request.__dict__, "resume": True, "name": doc["name"],
+                                                               "openings": None}))
+        assert bare["standings"] == doc["standings"] and bare["openings"]["spec"] == "random:plies=2"
+        spec = stored_tournaments.load(store, doc["name"])
+        assert spec.openings == "random:plies=2"
+        assert stored_report(reg, store, spec)["standings"] == doc["standings"]
+        assert all(s["games"] == 0 for s in report(store, spec)["standings"])  # without them no game matches
         with pytest.raises(UsageError, match="other openings"):
             run_tournament(reg, store, TournamentRequest(**{**request.__dict__, "resume": True, "name": doc["name"],
-                                                            "openings": None}))
+                                                            "openings": "random:plies=4"}))
 
 
 def test_a_tournament_with_openings_ranks_players_of_known_strength_in_order(reg, tmp_path):

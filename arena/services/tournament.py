@@ -71,14 +71,17 @@ def run_tournament(registry: Any, store: Any, request: TournamentRequest, *,
         name = request.name or default_name(info.env_id, request.format, ids, rounds, request.games_per_pair,
                                             request.openings)
         wanted = t.TournamentSpec(name, info.env_id, tuple(ids), request.format, rounds, request.games_per_pair,
-                                  random.randrange(2**31) if request.seed is None else request.seed)
+                                  random.randrange(2**31) if request.seed is None else request.seed, request.openings)
         spec = _open(store, wanted, request.resume, request.seed is not None)
+        given = request.openings or spec.openings  # a resume without --openings plays the stored ones
+        if book is None and given:
+            book = Book(game, given)
         openings = round_openings(book, spec.seed)
-        _check_openings(store, spec, openings, request.openings)
+        _check_openings(store, spec, openings, given)
         _play(store, spec, request, progress, openings)
         doc = report(store, spec, openings)
         if book is not None:
-            doc["openings"] = {"spec": request.openings, "rounds": {
+            doc["openings"] = {"spec": given, "rounds": {
                 r: describe(book, openings(r, -(-spec.games_per_pair // 2))) for r in range(1, spec.rounds + 1)}}
         return doc
     finally:
@@ -159,6 +162,18 @@ def _run_round(jobs: list[GameJob], r: int, spec: t.TournamentSpec, request: Tou
         raise
     finally:
         progress.finish()
+
+
+def stored_report(registry: Any, store: Any, spec: t.TournamentSpec) -> dict[str, Any]:
+    """`report` of a stored tournament, its games matched with the openings it was played with (their spec is
+    stored with it); for a page or a listing, which have no --openings to go by."""
+    if not spec.openings:
+        return report(store, spec)
+    game = registry.make_game(spec.env)
+    try:
+        return report(store, spec, round_openings(Book(game, spec.openings), spec.seed))
+    finally:
+        game.close()
 
 
 def report(store: Any, spec: t.TournamentSpec, openings: t.Openings | None = None) -> dict[str, Any]:

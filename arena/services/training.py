@@ -109,6 +109,8 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     lookahead = request.hyperparameters.get("lookahead", False)
     if lookahead and lookahead_unavailable(info):
         raise ParameterError(f"lookahead: {lookahead_unavailable(info)}.")
+    if request.hyperparameters.get("anchor") and not request.init:
+        raise UsageError("--hp anchor holds the policy to the snapshot it starts from: give --init snapshot/NAME.")
     init = check_init(request.init, info, request.hidden, request.snapshots,
                       version_for(lookahead)) if request.init else None
     base = request.name or f"{request.algo}-{base_name(info.env_id)}-{time.strftime('%Y%m%d-%H%M%S')}"

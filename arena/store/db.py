@@ -22,7 +22,7 @@ from arena.settings import DB_ENV_VAR
 from arena.store.leagues import m002_leagues, m008_league_runs
 from arena.store.matches import (MatchesAndRatings, RatingSystem, m001_initial, m004_match_event, m005_openings,
                                  m006_replays, m007_error_participants)
-from arena.store.tournaments import m003_tournaments
+from arena.store.tournaments import m003_tournaments, m009_tournament_openings
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -34,7 +34,7 @@ class StoreError(ArenaError):
 
 
 STEPS = (m001_initial, m002_leagues, m003_tournaments, m004_match_event, m005_openings, m006_replays,
-         m007_error_participants, m008_league_runs)  # never reorder or rename
+         m007_error_participants, m008_league_runs, m009_tournament_openings)  # never reorder or rename
 # PRAGMA user_version of a store this Arena migrated: the number of its migrations. A store with a higher one, or
 # with a migration this Arena does not know, was written by a newer Arena and is refused.
 SCHEMA_VERSION = len(STEPS)

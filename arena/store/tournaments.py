@@ -44,6 +44,11 @@ def m003_tournaments(db: sqlite_utils.Database) -> None:
     """)
 
 
+def m009_tournament_openings(db: sqlite_utils.Database) -> None:
+    """The openings spec a tournament's games start from, so that its report (and a resume) can rebuild them."""
+    run_script(db, "ALTER TABLE tournaments ADD COLUMN openings TEXT;")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -55,15 +60,15 @@ def load(store: Store, name: str) -> TournamentSpec | None:
     if row is None:
         return None
     return TournamentSpec(row["name"], row["env"], tuple(json.loads(row["players"])), row["format"], row["rounds"],
-                          row["games_per_pair"], row["seed"])
+                          row["games_per_pair"], row["seed"], row.get("openings"))
 
 
 def create(store: Store, spec: TournamentSpec) -> None:
     with store.transaction() as conn:
-        conn.execute("INSERT INTO tournaments (name, env, format, players, rounds, games_per_pair, seed, created_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO tournaments (name, env, format, players, rounds, games_per_pair, seed, openings, "
+                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (spec.name, spec.env, spec.format, json.dumps(list(spec.players)), spec.rounds,
-                      spec.games_per_pair, spec.seed, _now()))
+                      spec.games_per_pair, spec.seed, spec.openings, _now()))
 
 
 def stored_pairings(store: Store, name: str, round_: int) -> list[Pairing]:

@@ -84,14 +84,14 @@ def player(store: Any, id: str) -> dict[str, Any]:
 
 
 def payoff(store: Any, *, env: str | None = None, league: str | None = None,
-           tournament: str | None = None) -> dict[str, Any]:
+           tournament: str | None = None, registry: Any = None) -> dict[str, Any]:
     """The payoff matrix of an env (what `arena payoff --json` holds), or of a league's or a tournament's players:
     score[i][j] is row player i's score against column player j, games[i][j] their games."""
     spec = check_tournament(store, tournament)
     if spec is not None:
-        from arena.services.tournament import report
+        from arena.services.tournament import stored_report
 
-        doc = report(store, spec)
+        doc = stored_report(registry, store, spec)
         names = [s["player"] for s in doc["standings"]]
         pairs = {(a, b): (g.split("/") if g else None) for a in names for b, g in doc["crosstable"][a].items()}
         return {"env": spec.env, "tournament": spec.name, "players": names,
@@ -148,13 +148,13 @@ def tournaments(store: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def tournament(store: Any, name: str, sprt: str | None = None) -> dict[str, Any]:
+def tournament(store: Any, name: str, sprt: str | None = None, registry: Any = None) -> dict[str, Any]:
     """The report of `arena tournament ... --json` (standings, crosstable, payoff, pairings), read from the store;
     with `sprt` (elo0=..,elo1=..), the SPRT state of the first-seeded player against each other player."""
-    from arena.services.tournament import report
+    from arena.services.tournament import stored_report
 
     spec = check_tournament(store, name)
-    doc = report(store, spec)
+    doc = stored_report(registry, store, spec)
     if sprt:
         doc["sprt"] = sprt_states(store, spec, sprt)
     return doc

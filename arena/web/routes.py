@@ -55,13 +55,13 @@ def routes(app: Any, handled: Any) -> list[Route]:
          api=lambda r, s: docs.leaderboard_rows(s, **board_options(r)), embed=False)
     twin("/player/{id:path}", "player.html", lambda r, s: docs.player(s, r.path_params["id"]))
     twin("/payoff", "payoff.html", lambda r, s: docs.payoff(
-        s, env=text(r, "env"), league=text(r, "league"), tournament=text(r, "tournament")))
+        s, env=text(r, "env"), league=text(r, "league"), tournament=text(r, "tournament"), registry=app.registry))
     twin("/leagues", "leagues.html", lambda r, s: docs.leagues(s))
     twin("/league/{name}/rounds", "rounds.html", lambda r, s: docs.league_rounds(s, r.path_params["name"]))
     twin("/league/{name}", "league.html", lambda r, s: docs.league(s, r.path_params["name"]))
     twin("/tournaments", "tournaments.html", lambda r, s: docs.tournaments(s))
     twin("/tournament/{name}", "tournament.html",
-         lambda r, s: docs.tournament(s, r.path_params["name"], sprt=text(r, "sprt")))
+         lambda r, s: docs.tournament(s, r.path_params["name"], sprt=text(r, "sprt"), registry=app.registry))
 
     def game_filters(r: Request) -> dict[str, Any]:
         return {"env": text(r, "env"), "player": text(r, "player"), "league": text(r, "league"),
