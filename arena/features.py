@@ -95,26 +95,20 @@ def threats(state: Any, num_actions: int) -> np.ndarray:
 
     A three-ply threat search with early exits: most branches are refuted by the first reply tried.
     """
-    player = state.current_player()
-    n = num_actions
+    player, n = state.current_player(), num_actions
     out = np.zeros(4 * n, dtype=np.float32)
+    out[:2 * n] = lookahead(state, n)
     for action in state.legal_actions():
+        if out[n + action]:  # an immediate win handed over is a forced one too; and no forced win of ours
+            out[3 * n + action] = 1.0
+            continue
         child = state.child(action)
         if child.is_terminal():
-            out[action] = child.returns()[player] > 0
             continue
         opponent = child.current_player()
-        for reply in child.legal_actions():
-            after = child.child(reply)
-            if after.is_terminal():
-                if after.returns()[player] < 0:
-                    out[n + action] = out[3 * n + action] = 1.0
-                    break
-                continue
-            if not out[3 * n + action] and _forced(after, opponent):
-                out[3 * n + action] = 1.0
-        if not out[n + action] and _forced(child, player):
-            out[2 * n + action] = 1.0
+        out[2 * n + action] = _forced(child, player)
+        out[3 * n + action] = any(not after.is_terminal() and _forced(after, opponent)
+                                  for after in (child.child(reply) for reply in child.legal_actions()))
     return out
 
 
