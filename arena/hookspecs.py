@@ -11,7 +11,7 @@ hookimpl = pluggy.HookimplMarker("arena")
 
 @hookspec
 def register_envs(register: Any) -> None:
-    """Register games: register(id, factory, description="", params=None); factory(**params) returns an ecosystem env."""
+    """Register games: register(id, factory, description="", params=None, teams=None); factory(**params) returns an ecosystem env; teams ({team: [agent names]}) groups seats into sides."""
 
 
 @hookspec

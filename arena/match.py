@@ -1,6 +1,7 @@
 """The match runner: plays games between policies, with forfeits for illegal moves, exceptions and timeouts."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -148,30 +149,49 @@ def _advance(loop: GameLoop, outcome: Outcome | None, game: Game, policies: Sequ
 
 def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: bool, move_timeout: float | None,
           _streams: _Streams | None, batching: bool, opening: tuple[int, ...] = ()) -> GameLoop:
-    """The game loop. With `batching`, a seat whose policy acts in batches is asked for through a MoveRequest."""
+    """The game loop. With `batching`, a seat whose policy acts in batches is asked for through a MoveRequest.
+
+    `policies` hold one policy per seat, or one per team of a game with teams: then each policy acts for every
+    teammate, from that teammate's own observation, and the result has one seat per team (see team_result)."""
     info = game.info
     n = info.num_seats
-    if len(policies) != n:
-        raise UsageError(f"{info.env_id} has {n} seats but {len(policies)} policies were given.")
+    if info.match_seats(len(policies)) is None:
+        raise UsageError(f"{info.env_id} has {info.seat_help()}; {len(policies)} policies were given.")
+    by_team = len(policies) != n  # one policy per team
+    owner = [0] * n  # the policy (match seat) of each game seat
+    for t, team in enumerate(info.teams if by_team else ()):
+        for s in team:
+            owner[s] = t
+    if not by_team:
+        owner = list(range(n))
     started = time.perf_counter()
-    streams = _streams or _Streams(n)
+    streams = _Streams(len(policies))
+    if _streams is not None and len(_streams.rngs) == len(policies):
+        streams = _streams
     game.reset(streams.reseed(seed))
-    moves: list[tuple[int, int]] = []
+    # teammates played by one policy draw from their own generators, split off the team's
+    rngs = streams.rngs if not by_team else [np.random.default_rng([int(streams.rngs[owner[s]].integers(2**63)), s])
+                                             for s in range(n)]
+    moves: list[tuple[int, Any]] = []
     if opening:
         play_opening(game, opening, moves)
     forfeits: dict[int, str] = {}
     legal_now: list[Sequence[int]] = [()] * n  # each seat's legal moves this turn, fetched once
+    boxes = [info.action_spaces[s] if info.continuous(s) else None for s in range(n)]
 
     def getter(seat: int) -> Callable[[str], Callable[[], Any]]:
-        return argument_getter(game, seat, streams.rngs[seat], moves, legal_now)
+        return argument_getter(game, seat, rngs[seat], moves, legal_now)
 
     acts = []
-    batched = [batching and p.batchable for p in policies]
-    for seat, policy in enumerate(policies):
+    seat_policies = [policies[owner[s]] for s in range(n)]
+    batched = [batching and p.batchable for p in seat_policies]
+    reset_done: set[int] = set()
+    for seat, policy in enumerate(seat_policies):
         act, reset = policy.bind(getter(seat))
         acts.append(act)
-        if reset is None:
+        if reset is None or (by_team and id(policy) in reset_done):
             continue
+        reset_done.add(id(policy))
         legal_now[seat] = game.legal_actions(seat) if seat in game.to_move() else ()
         try:
             _call(reset, move_timeout)
@@ -189,7 +209,8 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
             legal = legal_now[seat] = legal_actions(seat)
             if batched[seat]:
                 get = getter(seat)
-                action = yield MoveRequest(policies[seat], seat, {k: get(k)() for k in policies[seat].act_call.names})
+                action = yield MoveRequest(seat_policies[seat], seat,
+                                           {k: get(k)() for k in seat_policies[seat].act_call.names})
                 if isinstance(action, str):
                     forfeits[seat] = action
                     continue
@@ -202,21 +223,27 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
                 except Exception as e:
                     forfeits[seat] = f"raised {type(e).__name__}: {e}"
                     continue
-            if (type(action) is int or isinstance(action, np.integer)) and action in legal:
+            if boxes[seat] is not None:
+                checked = box_action(action, boxes[seat])
+                if isinstance(checked, str):
+                    forfeits[seat] = checked
+                else:
+                    actions[seat] = checked
+            elif (type(action) is int or isinstance(action, np.integer)) and action in legal:
                 actions[seat] = action if type(action) is int else int(action)
             else:
                 forfeits[seat] = f"illegal action {action!r}"
         if forfeits:
             break
         step(actions)
-        record(actions.items())
+        record((s, a.tolist() if boxes[s] is not None else a) for s, a in actions.items())
     returns = game.returns()
-    return MatchResult(
+    result = MatchResult(
         env_id=info.env_id,
         seed=seed,
-        players=tuple(p.player_id for p in policies),
+        players=tuple(p.player_id for p in seat_policies),
         returns=returns,
-        ranks=ranks_from_returns(returns, forfeits),
+        ranks=ranks_from_returns(returns, forfeits, info.draw_margin),
         length=len(moves),
         forfeits=forfeits,
         moves=tuple(moves) if record_moves else None,
@@ -225,6 +252,47 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         trajectory=tuple(moves),
         deterministic=_deterministic(game),
     )
+    if info.teams and len(info.teams) < n:
+        return team_result(result, info.teams, info.team_names, info.draw_margin, by_team)
+    return result
+
+
+def box_action(action: Any, space: Any) -> np.ndarray | str:
+    """A continuous action checked against its Box: the array (clipped into the bounds), or why it is illegal."""
+    try:
+        a = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"illegal action {action!r}: not an array of numbers"
+    if a.shape != space.shape:
+        return f"illegal action: shape {a.shape}, where the action space is {space.shape}"
+    if not np.all(np.isfinite(a)):
+        return f"illegal action {a.tolist()}: not finite"
+    return np.clip(a, space.low, space.high).astype(space.dtype)
+
+
+def team_result(result: MatchResult, teams: Sequence[Sequence[int]], names: Sequence[str], margin: float,
+                by_team: bool) -> MatchResult:
+    """A game with teams, ranked by team: a team's return is its members' mean return, teams rank by it (within
+    `margin`: a draw), and a team with a member that forfeited ranks last. With `by_team` (one player per team) the
+    result has one seat per team; otherwise one seat per game seat, each with its team's rank (result.teams)."""
+    team_returns = tuple(float(np.mean([result.returns[s] for s in team])) for team in teams)
+    team_forfeits = {}
+    for t, team in enumerate(teams):
+        why = [f"{names[t]} seat {s}: {result.forfeits[s]}" if by_team else result.forfeits[s]
+               for s in team if s in result.forfeits]
+        if why:
+            team_forfeits[t] = "; ".join(why)
+    team_ranks = ranks_from_returns(team_returns, team_forfeits, margin)
+    if by_team:
+        return dataclasses.replace(result, players=tuple(result.players[team[0]] for team in teams),
+                                   returns=team_returns, ranks=team_ranks, forfeits=team_forfeits)
+    side = [0] * len(result.players)
+    for t, team in enumerate(teams):
+        for s in team:
+            side[s] = t
+    forfeits = {s: result.forfeits.get(s, team_forfeits[side[s]]) for s in range(len(side)) if side[s] in team_forfeits}
+    return dataclasses.replace(result, ranks=tuple(team_ranks[side[s]] for s in range(len(side))),
+                               forfeits=forfeits, teams=tuple(side))
 
 
 def _deterministic(game: Game) -> bool:
@@ -298,7 +366,7 @@ def play_match(game: Game, participants: Sequence[BoundPolicy], games: int, seed
     With `openings`, game i starts from openings[i // seats] (arena.openings.Book makes them)."""
     for policy in participants:
         policy.check(game.info)
-    streams = _Streams(game.info.num_seats)
+    streams = _Streams(len(participants))
     for index in range(games):
         order = seat_order(len(participants), index)
         result = play_game(game, [participants[i] for i in order], game_seed(seed, index),

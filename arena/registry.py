@@ -51,7 +51,7 @@ class Registry:
             plugin = impl.plugin_name
 
             def register(id: str, target: Any, *, description: str = "", params: Mapping[str, Any] | None = None,
-                         _plugin: str = plugin) -> None:
+                         teams: Mapping[str, Any] | None = None, _plugin: str = plugin) -> None:
                 if not valid_id(id):
                     raise PluginError(f"Plugin {_plugin!r} registered a bad {kind} id {id!r}: use namespace/name-vN.")
                 if id in entries:
@@ -59,7 +59,8 @@ class Registry:
                         f"The {kind} id {id!r} is registered twice: by plugin {entries[id].plugin!r} and by plugin "
                         f"{_plugin!r}. Uninstall one of them or block it with ARENA_BLOCK_PLUGINS."
                     )
-                entries[id] = Registration(kind, id, target, _plugin, description.strip(), dict(params or {}))
+                entries[id] = Registration(kind, id, target, _plugin, description.strip(), dict(params or {}),
+                                           {k: list(v) for k, v in teams.items()} if teams else None)
 
             try:
                 impl.function(**{name: register for name in impl.argnames})
@@ -99,7 +100,8 @@ class Registry:
                 raise
             except Exception as e:
                 raise PluginError(f"Plugin {fallback.plugin!r} failed to resolve {id_!r}: {type(e).__name__}: {e}") from e
-            return Registration(kind, canonical, target, fallback.plugin, fallback.description, fallback.params)
+            return Registration(kind, canonical, target, fallback.plugin, fallback.description, fallback.params,
+                                fallback.teams)
         known = set(entries) | {split_version(e)[0] for e in entries}
         raise UnknownIdError(kind, id_, sorted(k for k in known if "*" not in k), list_command(kind))
 
@@ -129,6 +131,8 @@ class Registry:
                 f"Env {reg.id!r} returned a {type(env).__module__}.{type(env).__name__}, which Arena cannot adapt: "
                 "return a PettingZoo AECEnv or ParallelEnv, a pyspiel.Game or a gymnasium.Env."
             )
+        if reg.teams:
+            game.info = with_teams(game.info, reg.teams, reg)
         return game
 
     def _policy_spec(self, spec: str) -> tuple[Registration, dict[str, Any], str]:
@@ -148,3 +152,16 @@ class Registry:
 
 
 _MISSING = object()
+
+
+def with_teams(info: Any, teams: Mapping[str, Any], reg: Registration) -> Any:
+    """GameInfo with the teams a registration states ({team: [seat names]}): every seat on exactly one team."""
+    import dataclasses
+
+    names = list(info.seat_names)
+    placed = [s for members in teams.values() for s in members]
+    if sorted(placed) != sorted(names):
+        raise PluginError(f"Env {reg.id!r} (plugin {reg.plugin!r}) states teams {dict(teams)}, which do not put each "
+                          f"of its seats {names} on exactly one team.")
+    return dataclasses.replace(info, teams=tuple(tuple(names.index(s) for s in members) for members in teams.values()),
+                               team_names=tuple(teams))

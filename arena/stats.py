@@ -43,6 +43,7 @@ class Standing:
     forfeits: int = 0
     total_score: float = 0.0
     seat_counts: list[int] = field(default_factory=list)
+    total_square: float = 0.0  # of the scores: with one side, the score is the return, whose interval needs it
 
     @property
     def score(self) -> float:
@@ -53,14 +54,24 @@ class Standing:
 
     def to_dict(self, single_seat: bool = False) -> dict[str, object]:
         d = asdict(self)
-        del d["total_score"]
-        if single_seat:  # one-seat games: the score is the mean return, with a normal interval
+        del d["total_score"], d["total_square"]
+        if single_seat:  # games with one side: the score is the mean return, with a normal interval
             d["mean_return"] = self.score
+            d["return_ci95"] = list(mean_interval(self.games, self.total_score, self.total_square))
             return d
         lo, hi = self.interval()
         d.update(score=self.score, score_ci95=[lo, hi], elo=_finite(elo(self.score)),
                  elo_ci95=[_finite(elo(lo)), _finite(elo(hi))])
         return d
+
+
+def mean_interval(n: int, total: float, square: float, z: float = Z95) -> tuple[float | None, float | None]:
+    """Normal 95% interval of a mean from n values, their sum and the sum of their squares; (None, None) below 2."""
+    if n < 2:
+        return None, None
+    mean = total / n
+    half = z * math.sqrt(max(square / n - mean * mean, 0.0) * n / (n - 1) / n)
+    return mean - half, mean + half
 
 
 def _finite(x: float) -> float | None:
@@ -77,7 +88,9 @@ def standings(names: Sequence[str], games: Iterable[tuple[Sequence[int], MatchRe
             s = table[who]
             s.games += 1
             s.seat_counts[seat] += 1
-            s.total_score += result.score(seat)
+            score = result.score(seat)
+            s.total_score += score
+            s.total_square += score * score
             s.forfeits += seat in result.forfeits
             if result.num_seats > 1:
                 outcome = result.outcome(seat)

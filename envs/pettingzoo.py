@@ -48,16 +48,43 @@ def adapt_env(env, env_id):
 
 def _info(env: Any, env_id: str, backend: str, simultaneous: bool) -> GameInfo:
     agents = list(env.possible_agents)
+    spaces = tuple(env.action_space(a) for a in agents)
     sizes = []
+    for a, space in zip(agents, spaces):
+        if hasattr(space, "n"):
+            sizes.append(int(space.n))
+        elif type(space).__name__ != "Box" or not backend.endswith("parallel"):
+            raise UsageError(f"{env_id}: seat {a!r} has a {type(space).__name__} action space; Arena plays Discrete "
+                             "actions, and Box actions in simultaneous (Parallel API) games.")
+    obs_spaces = []
     for a in agents:
-        space = env.action_space(a)
-        if not hasattr(space, "n"):
-            raise UsageError(f"{env_id}: seat {a!r} has a {type(space).__name__} action space; Arena needs Discrete.")
-        sizes.append(int(space.n))
-    obs_space = env.observation_space(agents[0])
-    if hasattr(obs_space, "spaces") and "observation" in obs_space.spaces:
-        obs_space = obs_space["observation"]
-    return GameInfo(env_id, backend, len(agents), max(sizes), simultaneous, tuple(agents), observation_space=obs_space)
+        space = env.observation_space(a)
+        obs_spaces.append(space["observation"] if hasattr(space, "spaces") and "observation" in space.spaces
+                          else space)
+    obs_space = obs_spaces[0]
+    teams, names = _teams(env, agents)
+    return GameInfo(env_id, backend, len(agents), max(sizes, default=0), simultaneous, tuple(agents),
+                    observation_space=obs_space, action_spaces=spaces,
+                    observation_spaces=tuple(obs_spaces) if any(o != obs_space for o in obs_spaces) else (), teams=teams, team_names=names,
+                    draw_margin=float(getattr(env, "arena_draw_margin", 0.0)))
+
+
+def _teams(env: Any, agents: list[str]) -> tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]:
+    """Teams where the library makes them plain: a factory's `arena_teams` ({team: [agent names]}), else a Multi
+    Particle world's agents, split by their `adversary` flag ("adversaries", "good"), or all on one team ("all")
+    when none is an adversary. ((), ()) otherwise."""
+    given = getattr(env, "arena_teams", None)
+    if given:
+        return tuple(tuple(agents.index(a) for a in members) for members in given.values()), tuple(given)
+    world = getattr(env.unwrapped, "world", None)
+    if world is None or not hasattr(world, "agents"):
+        return (), ()
+    flag = {a.name: bool(getattr(a, "adversary", False)) for a in world.agents}
+    if not any(flag.get(a) for a in agents):
+        return (tuple(range(len(agents))),), ("all",)
+    adversaries = tuple(i for i, a in enumerate(agents) if flag.get(a))
+    good = tuple(i for i, a in enumerate(agents) if not flag.get(a))
+    return (adversaries, good), ("adversaries", "good")
 
 
 def _split(obs: Any, info: Mapping[str, Any] | None, n: int) -> tuple[Any, np.ndarray]:
@@ -68,6 +95,8 @@ def _split(obs: Any, info: Mapping[str, Any] | None, n: int) -> tuple[Any, np.nd
         return obs, np.asarray(info["action_mask"], dtype=np.int8)
     return obs, np.ones(n, dtype=np.int8)
 
+
+_NO_MASK = np.zeros(0, dtype=np.int8)
 
 # classic games without chance events or hidden information: openings (arena.openings) replay on them
 OPENING_GAMES = ("connect_four", "tictactoe", "chess", "go")
@@ -159,6 +188,7 @@ class ParallelGame:
         self.env = env
         self.info = _info(env, env_id, "pettingzoo-parallel", simultaneous=True)
         self.seat_of = {a: i for i, a in enumerate(env.possible_agents)}
+        self._sizes = [int(sp.n) if hasattr(sp, "n") else None for sp in self.info.action_spaces]
         self._returns = [0.0] * self.info.num_seats
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
@@ -175,7 +205,12 @@ class ParallelGame:
 
     def _observed(self, seat: int) -> tuple[Any, np.ndarray]:
         agent = self.info.seat_names[seat]
-        return _split(self._obs.get(agent), self._infos.get(agent), self.info.num_actions)
+        if self._sizes[seat] is None:  # a Box seat: no action mask, no list of legal moves
+            return self._obs.get(agent), _NO_MASK
+        obs, mask = _split(self._obs.get(agent), self._infos.get(agent), self._sizes[seat])
+        if len(mask) < self.info.num_actions:  # a seat with fewer actions than the game's largest
+            mask = np.concatenate([mask, np.zeros(self.info.num_actions - len(mask), np.int8)])
+        return obs, mask
 
     def observation(self, seat: int) -> Any:
         return self._observed(seat)[0]
@@ -186,9 +221,10 @@ class ParallelGame:
     def legal_actions(self, seat: int) -> Sequence[int]:
         return np.flatnonzero(self._observed(seat)[1]).tolist()
 
-    def step(self, actions: Mapping[int, int]) -> None:
-        names = self.info.seat_names
-        self._obs, rewards, _, _, self._infos = self.env.step({names[s]: int(a) for s, a in actions.items()})
+    def step(self, actions: Mapping[int, Any]) -> None:
+        names, sizes = self.info.seat_names, self._sizes
+        self._obs, rewards, _, _, self._infos = self.env.step(
+            {names[s]: int(a) if sizes[s] is not None else a for s, a in actions.items()})
         for agent, reward in rewards.items():
             self._returns[self.seat_of[agent]] += float(reward)
 
@@ -196,7 +232,8 @@ class ParallelGame:
         return tuple(self._returns)
 
     def native_state(self) -> Any:
-        return None
+        """A Multi Particle world (positions and velocities of every agent and landmark), for heuristics; else None."""
+        return getattr(self.env.unwrapped, "world", None)
 
     def opening_support(self) -> str | None:
         return "its players move simultaneously"

@@ -66,7 +66,7 @@ def test_match_table_in_a_pipe_is_plain_text():
     (["match", "openspiel/connect_four", "mcts:simulations=lots", "random"], "must be int"),
     (["match", "openspiel/connect_four", "mcts:sims=5", "random"], "has no parameter 'sims'"),
     (["match", "pettingzoo/connect_four_v3", "mcts", "random"], "needs the game's native state"),
-    (["match", "pettingzoo/rps_v2", "beat-last", "random", "random"], "has 2 seat(s)"),
+    (["match", "pettingzoo/rps_v2", "beat-last", "random", "random"], "has 2 seats"),
     (["match", "openspiel/goofspiel:num_cards=x", "random", "random"], "must be int"),
     (["match", "openspiel/connect_four", "random", "random", "--games", "0"], "--games"),
 ])

@@ -94,15 +94,43 @@ def _listing(kind: str):
             params = _policy_params(entry) if kind == "policy" else {k: v for k, v in entry.params.items()
                                                                       if k != "name"}
             rows.append({"id": entry.id, "plugin": entry.plugin, "description": entry.description,
-                         "params": params})
+                         "params": params, **(_seats(reg, entry.id) if kind == "env" else {})})
         if as_json:
             return print_json(rows)
-        print_table(["Id", "Parameters", "Description", "Plugin"],
-                    [[r["id"], ",".join(f"{k}={v}" for k, v in r["params"].items()), r["description"],
-                      r["plugin"]] for r in rows])
+        seats = [("Seats", lambda r: _seat_text(r))] if kind == "env" else []
+        print_table(["Id", *[h for h, _ in seats], "Parameters", "Description", "Plugin"],
+                    [[r["id"], *[show(r) for _, show in seats], ",".join(f"{k}={v}" for k, v in r["params"].items()),
+                      r["description"], r["plugin"]] for r in rows])
 
     command.__doc__ = f"List the registered {PLURAL[kind]}."
     return command
+
+
+def _seats(reg: Any, env_id: str) -> dict[str, Any]:
+    """An env's seats and teams ({team: [seat names]}), from building it once; None where it cannot be built
+    (a `namespace/*` pattern, or an env whose library is missing)."""
+    if "*" in env_id:
+        return {"seats": None, "teams": None}
+    try:
+        game = reg.make_game(env_id)
+    except Exception:  # a listing still lists what it cannot build
+        return {"seats": None, "teams": None}
+    info = game.info
+    game.close()
+    return {"seats": info.num_seats, "teams": {name: [info.seat_names[s] for s in team]
+                                               for name, team in zip(info.team_names, info.teams)} or None}
+
+
+def _seat_text(row: dict[str, Any]) -> str:
+    """'4: adversaries x3 vs good x1', '3: one team', '2'."""
+    if row["seats"] is None:
+        return ""
+    teams = row["teams"]
+    if not teams:
+        return str(row["seats"])
+    if len(teams) == 1:
+        return f"{row['seats']}: one team"
+    return f"{row['seats']}: " + " vs ".join(f"{name} x{len(members)}" for name, members in teams.items())
 
 
 def _policy_params(entry: Any) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
         doc = head_to_head(ctx.find_root().obj, request, store=store, progress=BarProgress())
     if as_json:
         return print_json(doc)
-    print_standings(doc, single=len(doc["participants"]) == 1)
+    print_standings(doc, single=any("mean_return" in s for s in doc["standings"]))
 
 
 def _fmt_elo(x: float | None, sign_if_none: str) -> str:
@@ -78,7 +78,9 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
     rows = []
     for s in doc["standings"]:
         if single:
-            rows.append([s["player"], s["games"], f"{s['mean_return']:.3f}"])
+            lo, hi = s["return_ci95"]
+            rows.append([s["player"], s["games"], s["forfeits"], f"{s['mean_return']:.3f}",
+                         "" if lo is None else f"[{lo:.3f}, {hi:.3f}]"])
             continue
         lo, hi = s["score_ci95"]
         elo_lo, elo_hi = s["elo_ci95"]
@@ -87,7 +89,8 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
                      _fmt_elo(s["elo"], "+" if s["score"] >= 0.5 else "-"),
                      f"[{_fmt_elo(elo_lo, '-')}, {_fmt_elo(elo_hi, '+')}]"])
     if single:
-        print_table(["Player", "Games", "Mean return"], rows, title=title, right=["Games", "Mean return"])
+        print_table(["Player", "Games", "Forfeits", "Mean return", "95% CI"], rows, title=title,
+                    right=["Games", "Forfeits", "Mean return"])
     else:
         cols = ["Player", "Games", "W", "D", "L", "Forfeits", "Score", "Score 95% CI", "Elo", "Elo 95% CI"]
         print_table(cols, rows, title=title, right=cols[1:])

@@ -49,7 +49,13 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
     with open_store(db_path, readonly=True) as store:
         env = rankings.resolve_env(store, env) if env else None
         rows = rankings.leaderboard(store, env=env, league=league, tournament=tournament, method=method, top=top)
+        returns = [] if only_inversions else rankings.return_board(store, env=env, league=league,
+                                                                   tournament=tournament, top=top)
     inversions = rankings.inversions(rows)
+    if returns and fmt != "table":  # JSON and CSV: one list, each entry with its `scored_by`
+        return _return_board([{**r, "scored_by": "rating"} for r in rows], returns, fmt)
+    if not rows and returns:  # only games with one side
+        return _return_board([], returns, fmt)
     if not rows and fmt == "table":
         click.echo(f"No rated games in {db_path}" + (f" for {env}" if env else "") + ".", err=True)
         return
@@ -84,6 +90,9 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
         cols.insert(1, ("Env", field("env")))
     emit(rows, cols, fmt, title=title,
          right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Nash Elo", "Nash mass", "Games", "W", "D", "L"])
+    if returns:  # games with one side (one seat, or a cooperative team) are ranked by return, after the ratings
+        click.echo("")
+        _return_board([], returns, fmt)
     if fmt == "table" and inversions:  # in a pipe, as '#' lines like the title, so the rows stay a clean TSV
         terminal = stdout_console().is_terminal
         head, mark = ("\n", "  ") if terminal else ("# ", "# ")
@@ -93,6 +102,26 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
             click.echo(f"{mark}{r['player']} (rank {r['rank']}) beat {r['opponent']} (rank {r['opponent_rank']}): "
                        f"{r['score']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] over {r['games']} games"
                        + (f" ({r['env']})" if len(envs) > 1 else ""))
+
+
+def _return_board(rated: list[dict[str, Any]], returns: list[dict[str, Any]], fmt: str) -> None:
+    """The return leaderboard (one-seat games, cooperative simulations); in JSON/CSV after the rated rows."""
+    if fmt != "table":
+        rows = rated + [{**r, "return_lo": r["return_ci95"][0], "return_hi": r["return_ci95"][1]} for r in returns]
+        if fmt == "csv":  # every row with every column, so the header has them all
+            rows = [{**r, "beats_higher": ";".join(b["player"] for b in r.get("beats_higher", []))} for r in rows]
+            keys = list(dict.fromkeys(k for r in rows for k in r if k != "return_ci95"))
+            rows = [{k: r.get(k) for k in keys} for r in rows]
+        return emit(rows, [("Player", field("player"))], fmt)
+    envs = {r["env"] for r in returns}
+    cols = [("Rank", field("rank")), ("Player", field("player")), ("Mean return", field("mean_return", ".2f")),
+            ("95% CI", lambda r: "" if r["return_ci95"][0] is None else
+             f"[{r['return_ci95'][0]:.2f}, {r['return_ci95'][1]:.2f}]"), ("Games", field("games")),
+            ("Last played (UTC)", lambda r: (r["last_played"] or "")[:19].replace("T", " "))]
+    if len(envs) > 1:
+        cols.insert(1, ("Env", field("env")))
+    title = f"{next(iter(envs)) if len(envs) == 1 else 'games with one side'}: mean return"
+    emit(returns, cols, fmt, title=title, right=["Rank", "Mean return", "Games"])
 
 
 @click.command("h2h")

@@ -91,7 +91,7 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     from arena.services.recording import Recorder
 
     seed, games, info, names, book, described, jobs = _plan(registry, request)
-    n, spec = info.num_seats, request.sprt
+    n, spec = len(names), request.sprt
     feed = SprtFeed(spec) if spec else None
     recorder = Recorder(store, event=request.event, stream=plays_in_process(request.workers, request.ray_address)
                         ) if store is not None else None
@@ -120,7 +120,7 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
             feed.flush()
         if recorder is not None:
             recorder.flush()
-    single = n == 1
+    single = info.cooperative  # one side: scored by return
     return {
         "env": info.env_id, "seed": seed, "games_requested": games, "games_played": len(played),
         "interrupted": interrupted, "participants": names, "workers": request.workers,
@@ -152,11 +152,12 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
     game = registry.make_game(request.env)
     info = game.info
     try:
-        n = info.num_seats
-        if len(request.policies) != n:
-            raise UsageError(f"{info.env_id} has {n} seat(s); give one policy per seat ({len(request.policies)} given).")
+        n = info.match_seats(len(request.policies))
+        if n is None:
+            raise UsageError(f"{info.env_id} has {info.seat_help()}; give one policy per seat"
+                             + (" or per team" if info.teams else "") + f" ({len(request.policies)} given).")
         if spec and n != 2:
-            raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seat(s).")
+            raise UsageError(f"--sprt compares two players; {info.env_id} has {n} seats.")
         participants = [registry.make_policy(p) for p in request.policies]
         for policy in participants:
             policy.check(info)
@@ -195,7 +196,7 @@ def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store:
                     recorder.add(result)
     scores = []
     for start, (_, games, info, names, *_rest) in plans:
-        n = info.num_seats
+        n = len(names)
         mine = [(seat_order(n, i), played[start + i]) for i in range(games)]
         scores.append(standings(names, mine)[0].score)
     return scores

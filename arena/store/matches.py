@@ -2,6 +2,7 @@
 and the one writer of the `players` table. Read-side queries over them live in arena.store.standings."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -190,6 +191,12 @@ def fingerprint(result: MatchResult) -> str | None:
     return hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
+def rated(players: Sequence[str], teams: Sequence[int]) -> bool:
+    """Whether a game moves ratings: two sides or more, and no player on two of them (self-play is not rated)."""
+    sides: dict[str, int] = {}
+    return len(set(teams)) > 1 and all(sides.setdefault(p, t) == t for p, t in zip(players, teams))
+
+
 def match_id(result: MatchResult, event: str | None = None) -> str:
     """A match id that depends only on what was played: the same game stored twice is stored once."""
     return game_id(result.env_id, result.players, result.seed, event, result.opening)
@@ -306,21 +313,27 @@ class MatchesAndRatings:
         assert seq is not None
         write_players(conn, [{"id": p, "kind": kinds.get(p, "policy"), "params": parse_spec(p)[1], "created_at": at}
                              for p in dict.fromkeys(result.players)], update=False)
-        teams = list(teams) if teams is not None else list(range(result.num_seats))
+        teams = list(teams) if teams is not None else [result.side(s) for s in range(result.num_seats)]
         conn.executemany(
             "INSERT INTO participants (match_seq, seat, team, player, score, rank, return, forfeit) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(seq, s, teams[s], p, *((None, None, None) if error else (result.score(s), result.ranks[s],
                                                                         result.returns[s])), result.forfeits.get(s))
              for s, p in enumerate(result.players)])
-        if not error and not first and len(set(result.players)) == result.num_seats > 1:
+        if not error and not first and rated(result.players, teams):
             self._rate(conn, seq, result, teams, at)
         return Recorded(seq, mid, replay_of=first[0] if first else None)
 
     def _rate(self, conn: sqlite3.Connection, seq: int, result: MatchResult, teams: Sequence[int], at: str) -> None:
         """Update ratings, records, history and pair totals for one stored match (inside its transaction)."""
+        if not result.teams and len(set(teams)) < len(teams):  # teams given by the caller: outcomes are by team
+            result = dataclasses.replace(result, teams=tuple(teams))
         env, players = result.env_id, result.players
-        members = [[s for s in range(len(players)) if teams[s] == t] for t in sorted(set(teams))]
+        # one rating per player: a player in several seats of one team (it plays the whole team) counts once
+        first_seat: dict[tuple[int, str], int] = {}
+        for s in range(len(players)):
+            first_seat.setdefault((teams[s], players[s]), s)
+        members = [[s for (side, _), s in first_seat.items() if side == t] for t in sorted(set(teams))]
         if len(members) < 2:
             return
         assert self.ratings is not None
@@ -342,8 +355,9 @@ class MatchesAndRatings:
         conn.executemany("INSERT INTO rating_history (match_seq, env, player, mu, sigma) VALUES (?, ?, ?, ?, ?)",
                          [(seq, *row[:4]) for row in rows])
         pair_rows = []
-        for i in range(len(players)):
-            for j in range(i + 1, len(players)):
+        seated = sorted(s for team in members for s in team)
+        for x, i in enumerate(seated):
+            for j in seated[x + 1:]:
                 if teams[i] == teams[j]:
                     continue
                 (a, ra), (b, rb) = sorted([(players[i], result.ranks[i]), (players[j], result.ranks[j])])
@@ -372,11 +386,11 @@ class MatchesAndRatings:
             for seq, menv, seed, played_at, length in matches:
                 seats = conn.execute("SELECT player, return, rank, team FROM participants WHERE match_seq = ? "
                                      "ORDER BY seat", (seq,)).fetchall()
-                players = tuple(row[0] for row in seats)
-                if len(set(players)) == len(players) > 1:
-                    result = MatchResult(menv, seed, players, tuple(r[1] for r in seats),
-                                         tuple(r[2] for r in seats), length)
-                    self._rate(conn, seq, result, [r[3] for r in seats], played_at)
+                players, teams = tuple(row[0] for row in seats), tuple(row[3] for row in seats)
+                if rated(players, teams):
+                    result = MatchResult(menv, seed, players, tuple(r[1] for r in seats), tuple(r[2] for r in seats),
+                                         length, teams=teams if len(set(teams)) < len(teams) else ())
+                    self._rate(conn, seq, result, list(teams), played_at)
             after = {(e, p): (mu, sg) for e, p, mu, sg in conn.execute(
                 f"SELECT env, player, mu, sigma FROM ratings {where}", args)}
         return {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}

@@ -11,7 +11,7 @@ from arena import bradley_terry, nash
 from arena.errors import UnknownIdError
 from arena.ratings import conservative
 from arena.registry import split_version
-from arena.stats import wilson
+from arena.stats import Z95, wilson
 from arena.store.matches import RANK_BY, Skill, tournament_event
 
 if TYPE_CHECKING:
@@ -115,6 +115,40 @@ def leaderboard(store: Store, *, env: str | None = None, league: str | None = No
             records = _pair_records(store, e, [entry["player"] for entry in listed])
         _flag_inversions(listed, records, METHODS[method])
         out.extend(listed)
+    return out
+
+
+def return_board(store: Store, *, env: str | None = None, league: str | None = None,
+                 tournament: str | None = None, top: int | None = None) -> list[dict[str, Any]]:
+    """Players ranked by mean return within each env whose games have one side only (one-seat games, cooperative
+    simulations): there is nobody to beat, so no TrueSkill, only the return with its 95% interval (normal, over
+    games; a player in several seats of one game counts that game once, with its seats' mean return)."""
+    where, args = ["m.status = 'ok'", "m.replay_of IS NULL",
+                   "NOT EXISTS (SELECT 1 FROM participants q WHERE q.match_seq = m.seq AND q.team != p.team)"], []
+    if env:
+        where.append("m.env = ?")
+        args.append(env)
+    for event in ([league] if league else []) + ([tournament_event(tournament)] if tournament else []):
+        where.append("m.event = ?")
+        args.append(event)
+    rows = store.db.execute(
+        "SELECT env, player, COUNT(*), AVG(r), AVG(r * r), MAX(played_at) FROM (SELECT m.env AS env, p.player AS "
+        "player, AVG(p.return) AS r, m.played_at AS played_at FROM matches m JOIN participants p ON p.match_seq = "
+        f"m.seq WHERE {' AND '.join(where)} GROUP BY m.seq, p.player) GROUP BY env, player ORDER BY env, AVG(r) DESC",
+        args)
+    out: list[dict[str, Any]] = []
+    for e, player, games, mean, square, last in rows:
+        if out and out[-1]["env"] == e:
+            rank = out[-1]["rank"] + 1
+        else:
+            rank = 1
+        if top and rank > top:
+            continue
+        spread = math.sqrt(max(square - mean * mean, 0.0) * games / (games - 1)) if games > 1 else math.inf
+        half = Z95 * spread / math.sqrt(games)
+        out.append({"rank": rank, "env": e, "player": player, "games": games, "mean_return": mean,
+                    "return_ci95": [mean - half, mean + half] if math.isfinite(half) else [None, None],
+                    "last_played": last, "scored_by": "return"})
     return out
 
 

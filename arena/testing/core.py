@@ -13,7 +13,7 @@ from arena.errors import ArenaError, ParameterError
 from arena.match import play_game
 from arena.policy import BoundPolicy
 from arena.registry import Registry, parse_spec
-from arena.types import MatchResult
+from arena.types import MatchResult, ranks_from_returns
 
 
 # Check names, the first word of every failure line.
@@ -190,6 +190,12 @@ class CheckedGame:
         for seat, action in actions.items():
             if not 0 <= seat < info.num_seats:
                 self._fail(f"an action came for seat {seat}, outside 0..{info.num_seats - 1}")
+            if info.continuous(seat):
+                box = info.action_spaces[seat]
+                if not box.contains(np.asarray(action, dtype=box.dtype)):
+                    self._fail(f"action {action!r} for seat {seat} is outside its action space {box}")
+                self._check_observation(seat)
+                continue
             legal = [int(a) for a in self.legal_actions(seat)]
             if not legal:
                 self._fail(f"seat {seat} must move but legal_actions({seat}) is empty: a seat in to_move() needs a "
@@ -204,15 +210,18 @@ class CheckedGame:
             if allowed != sorted(legal):
                 self._fail(f"action_mask({seat}) allows {_short(allowed)} but legal_actions({seat}) is "
                            f"{_short(sorted(legal))}: both must name the same moves")
-            obs = self.observation(seat)
-            space = info.observation_space
-            if space is not None and not space.contains(obs):
-                self._fail(f"observation({seat}) ({_describe(obs)}) is outside observation_space {space}: fix the "
-                           "observation or the space")
+            self._check_observation(seat)
         moved = ", ".join(f"seat {s} plays {a}" for s, a in actions.items())
         self._call(f"step() ({moved})", lambda: game.step(actions))
         self.steps += 1
         self.moves += len(actions)
+
+    def _check_observation(self, seat: int) -> None:
+        obs = self.observation(seat)
+        space = self.info.observation_space_of(seat)
+        if space is not None and not space.contains(obs):
+            self._fail(f"observation({seat}) ({_describe(obs)}) is outside observation_space {space}: fix the "
+                       "observation or the space")
 
     def problem(self) -> str | None:
         """What went wrong in the last game: the broken rule, or the crash with the call that raised."""
@@ -294,7 +303,14 @@ def _result_problems(game: CheckedGame, result: MatchResult) -> list[str]:
         problems.append(f"returns() changed after the game ended: {result.returns}, then {tuple(game.returns())}")
     else:
         returns, ranks = result.returns, result.ranks
-        if len(ranks) != n or min(ranks) != 0 or any(
+        if result.teams:  # teams rank by their members' mean return, within the game's draw margin
+            teams = game.info.teams
+            means = [sum(returns[s] for s in team) / len(team) for team in teams]
+            side = {s: t for t, team in enumerate(teams) for s in team}
+            expected = tuple(ranks_from_returns(tuple(means), {}, game.info.draw_margin)[side[s]] for s in range(n))
+            if tuple(ranks) != expected:
+                problems.append(f"ranks {ranks} do not follow the teams' mean returns {means} (expected {expected})")
+        elif len(ranks) != n or min(ranks) != 0 or any(
                 (returns[a] > returns[b] and not ranks[a] < ranks[b]) or
                 (returns[a] == returns[b] and ranks[a] != ranks[b]) for a in range(n) for b in range(n)):
             problems.append(f"ranks {ranks} do not follow returns {returns}")
