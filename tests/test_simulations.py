@@ -106,3 +106,16 @@ def test_match_and_envs_on_the_command_line(tmp_path):
     out = subprocess.run([*arena, "match", "mpe/simple_tag", "random", "random", "random"], capture_output=True,
                          text=True)
     assert out.returncode == 2 and "2 teams" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_stored_team_game_replays_to_its_stored_result(reg, tmp_path):
+    from arena.services.replay import replay
+    from arena.store import browse
+
+    game = reg.make_game("mpe/simple_tag:continuous_actions=true")
+    result = play_game(game, [reg.make_policy("mpe-chase"), reg.make_policy("random")], seed=7, record_moves=True)
+    with open_store(tmp_path / "a.db") as store:
+        mid = store.record(result).id
+        doc = replay(reg, browse.game(store, mid))
+    assert [r["return"] for r in doc["result"]] == pytest.approx(list(result.returns))
+    assert doc["plies"] == result.length == 100 and doc["moves"][3]["player"] == "random"

@@ -119,13 +119,21 @@ class _Script:
         self.seen: dict[str, Any] | None = None
         self.texts: list[str] = []
 
-    def act(self, seat: int, history: Any) -> int:
+    def act(self, seat: int, history: Any) -> Any:
         ply = len(history)
+        # at a simultaneous step the history holds the steps before it; the seats' moves follow in seat order
+        n = self.game.info.num_seats
+        while ply < len(self.moves) and self.moves[ply][0] != seat and ply - len(history) < n:
+            ply += 1
         if ply >= len(self.moves) or self.moves[ply][0] != seat:
-            raise ReplayError(f"the stored moves have no move for seat {seat} at ply {ply + 1}")
+            raise ReplayError(f"the stored moves have no move for seat {seat} at ply {len(history) + 1}")
         if ply == self.at:
             self.seen = position(self.game)
-        action = int(self.moves[ply][1])
+        stored = self.moves[ply][1]
+        if isinstance(stored, list):  # a continuous action
+            self.texts.append(f"seat {seat}: {[round(float(x), 3) for x in stored]}")
+            return stored
+        action = int(stored)
         self.texts.append(move_text(self.game, seat, action))
         return action
 
@@ -146,13 +154,17 @@ def replay(registry: Any, stored: dict[str, Any], ply: int | None = None) -> dic
         raise ReplayError(f"Ply {ply} is outside game {stored['id']}, which has {plies} moves (0 to {plies}).")
     game = registry.make_game(stored["env"])
     try:
-        if len(stored["seats"]) != game.info.num_seats:
+        if game.info.match_seats(len(stored["seats"])) is None:
             raise ReplayError(f"Game {stored['id']} has {len(stored['seats'])} seats, {stored['env']} "
                               f"{game.info.num_seats}.")
         opening = tuple(stored["opening"])
         script = _Script(game, moves, at)
         # each seat plays its stored moves: one script shared by all seats (the history tells whose move it is)
         policies = [BoundPolicy(seat["player"], script) for seat in stored["seats"]]
+        # the player of each game seat: its own, or its team's where one player played each team
+        by_team = len(policies) != game.info.num_seats
+        owner = {s: t for t, team in enumerate(game.info.teams) for s in team} if by_team else \
+            {s: s for s in range(game.info.num_seats)}
         result = play_game(game, policies, int(stored["seed"]), opening=opening)
         if result.error or result.forfeits or len(result.trajectory) != plies:
             why = result.error or "; ".join(result.forfeits.values()) or "the game ended before its stored moves did"
@@ -168,7 +180,7 @@ def replay(registry: Any, stored: dict[str, Any], ply: int | None = None) -> dic
         doc = {"id": stored["id"], "env": stored["env"], "seed": stored["seed"], "event": stored["event"],
                "played_at": stored["played_at"], "players": [s["player"] for s in stored["seats"]],
                "plies": plies, "ply": at, "opening": len(opening), "hidden": hidden and not over,
-               "moves": [{"ply": i + 1, "seat": s, "player": stored["seats"][s]["player"], "action": a,
+               "moves": [{"ply": i + 1, "seat": s, "player": policies[owner[s]].player_id, "action": a,
                           "text": names[i] if names[i] is not None else move_text(game, s, a)}
                          for i, (s, a) in enumerate(shown)],
                "position": seen, "result": None}

@@ -103,7 +103,7 @@ def game(store: Store, id: str) -> dict[str, Any] | None:
         return None
     doc = dict(zip(GAME_FIELDS, row[:len(GAME_FIELDS)]))
     moves, opening, duration = row[len(GAME_FIELDS):]
-    doc["moves"] = [[int(s), int(a)] for s, a in json.loads(moves)] if moves else None
+    doc["moves"] = [[int(s), a if isinstance(a, list) else int(a)] for s, a in json.loads(moves)] if moves else None
     doc["opening"] = [int(a) for a in json.loads(opening)] if opening else []
     doc["duration_s"] = duration
     doc["seats"] = _seats(store, [doc["seq"]]).get(doc["seq"], [])
