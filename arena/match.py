@@ -165,9 +165,8 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
     if not by_team:
         owner = list(range(n))
     started = time.perf_counter()
-    streams = _Streams(len(policies))
-    if _streams is not None and len(_streams.rngs) == len(policies):
-        streams = _streams
+    reuse = _streams is not None and len(_streams.rngs) == len(policies)
+    streams = _streams if reuse else _Streams(len(policies))  # type: ignore[assignment]
     game.reset(streams.reseed(seed))
     # teammates played by one policy draw from their own generators, split off the team's
     rngs = streams.rngs if not by_team else [np.random.default_rng([int(streams.rngs[owner[s]].integers(2**63)), s])
