@@ -53,10 +53,11 @@ class GymGame:
         self._info: dict[str, Any] = {}
         self._return = 0.0
         self._done = False
+        self.truncated = False  # the last episode was cut by a time limit (gymnasium's truncation), not ended
 
     def reset(self, seed: int) -> None:
         self._obs, self._info = self.env.reset(seed=int(seed))
-        self._return, self._done = 0.0, False
+        self._return, self._done, self.truncated = 0.0, False, False
 
     def is_over(self) -> bool:
         return self._done
@@ -78,6 +79,7 @@ class GymGame:
         self._obs, reward, terminated, truncated, self._info = self.env.step(int(actions[0]))
         self._return += float(reward)
         self._done = bool(terminated or truncated)
+        self.truncated = bool(truncated and not terminated)
 
     def returns(self) -> tuple[float, ...]:
         return (self._return,)

@@ -27,6 +27,16 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
             "epsilon": [(0, 1.0), (50_000, 0.05)], "n_step": 3, "train_batch_size_per_learner": 128,
             "target_network_update_freq": 1_000},
 }
+# One-seat games (Gymnasium control tasks such as Taxi-v3, CartPole-v1, FrozenLake-v1) reward every step and last
+# hundreds of steps, so they get their own defaults on top of those above (`defaults(algo, num_seats)`; --hp still
+# overrides each): RLlib's discount of 0.99, and no clipping of the value loss (RLlib's vf_clip_param of 10 zeroes
+# the critic's gradient wherever a return is more than ~3 away from its estimate, i.e. almost everywhere in Taxi,
+# whose returns start near -200). docs/training.md#one-seat-games; benchmarks/taxi.py measures them.
+ONE_SEAT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "ppo": {"gamma": 0.99, "vf_clip_param": 100_000.0},
+    "appo": {"gamma": 0.99},
+    "dqn": {"gamma": 0.99},
+}
 # Where each algorithm's module keeps the policy a snapshot freezes: (encoder MLP prefix, logits/advantage layer).
 # DQN's greedy action is the argmax of its advantage head, so a dueling net freezes to the same plain MLP.
 SNAPSHOT_LAYERS = {"ppo": ("encoder.actor_encoder.net.mlp", "pi.net.mlp.0"),
@@ -65,6 +75,23 @@ class TrainSpec:
     hidden: tuple[int, ...] = (128, 128)
     seed: int = 0
     resources: Resources = field(default_factory=Resources)
+    num_seats: int | None = None  # the game's seats; None: looked up from env
+
+
+def defaults(algo: str, num_seats: int) -> dict[str, Any]:
+    """Arena's default hyperparameters of an algorithm for a game with this many seats (--hp overrides them)."""
+    return {**DEFAULT_HYPERPARAMETERS.get(algo, {}), **(ONE_SEAT_HYPERPARAMETERS.get(algo, {}) if num_seats == 1
+                                                       else {})}
+
+
+def seats_of(spec: TrainSpec) -> int:
+    if spec.num_seats is None:
+        from arena.registry import Registry
+
+        game = Registry().make_game(spec.env)
+        spec.num_seats = game.info.num_seats
+        game.close()
+    return spec.num_seats
 
 
 # Hyperparameters of Arena's (its env's, or the anchored learner's) rather than of RLlib's algorithm config.
@@ -119,7 +146,7 @@ def _config(spec: TrainSpec) -> Any:
 
         rllib_hp = {**rllib_hp, "learner_class": AnchoredPPOTorchLearner}
         config = config.training(learner_config_dict={ANCHOR_KEY: anchor})
-    return config.training(**{**DEFAULT_HYPERPARAMETERS.get(spec.algo, {}), **rllib_hp})
+    return config.training(**{**defaults(spec.algo, seats_of(spec)), **rllib_hp})
 
 
 def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[str, Any]) -> str | None:
@@ -201,9 +228,23 @@ class Session:
         from arena.features import version_for
         from arena.registry import Registry
 
-        self.env_id = Registry().make_game(spec.env).info.env_id  # canonical, for snapshot metadata
+        game = Registry().make_game(spec.env)
+        self.env_id, spec.num_seats = game.info.env_id, game.info.num_seats  # canonical id, for snapshot metadata
+        game.close()
         self.features = version_for(spec.hyperparameters.get("lookahead", False))  # the encoding it sees
-        self.algo = _config(spec).build_algo()
+        # A one-seat game (a Gymnasium env) has no opponents and one agent: PPO samples it with RLlib's
+        # SingleAgentEnvRunner (plugins/rllib_single_env.py), ~1.4x faster than the multi-agent one, under RLlib's
+        # default module id; the other algorithms keep the multi-agent path.
+        self.single = spec.num_seats == 1 and spec.algo == "ppo"
+        if self.single:
+            from ray.rllib.core import DEFAULT_MODULE_ID
+
+            from .rllib_single_env import single_agent_config
+
+            self.module_id, config = DEFAULT_MODULE_ID, single_agent_config(spec)
+        else:
+            self.module_id, config = MODULE, _config(spec)
+        self.algo = config.build_algo()
         self.iteration = self.env_steps = 0
         self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
 
@@ -250,17 +291,21 @@ class Session:
             self._set_anchor(counters["anchor"], meta, net)
 
     def train(self) -> dict[str, Any]:
-        """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call."""
+        """One RLlib iteration; returns steps sampled and the learner's (opponent -> scores) since the last call,
+        and in a one-seat game its episode returns."""
         result = self.algo.train()
         self.iteration += 1
         sampled = float(result["env_runners"].get("num_env_steps_sampled", 0) or 0)
         self.env_steps += int(sampled) if sampled == sampled else 0  # NaN when a crashed EnvRunner returned nothing
         outcomes: dict[str, list[float]] = {}
-        for per_runner in self._foreach_env(lambda env: env.take_outcomes()):
-            for opponent, score in per_runner:
+        returns: list[float] = []
+        for per_runner in self._foreach_env(lambda env: (env.take_outcomes(), env.take_returns())):
+            for opponent, score in per_runner[0]:
                 outcomes.setdefault(opponent, []).append(score)
-        return {"iteration": self.iteration, "outcomes": outcomes, "env_steps": self.env_steps,
-                "illegal_actions": self.illegal_actions()}
+            returns += per_runner[1]
+        out = {"iteration": self.iteration, "outcomes": outcomes, "env_steps": self.env_steps,
+               "illegal_actions": self.illegal_actions()}
+        return {**out, "returns": returns} if self.spec.num_seats == 1 else out
 
     def set_table(self, table: Mapping[str, float]) -> None:
         """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""
@@ -278,7 +323,7 @@ class Session:
         module = self.module()
         hidden = list(self.spec.hidden)
         # the learner's module: the EnvRunners' copies are inference-only and never receive the critic's updates
-        state = {k: torch.as_tensor(v) for k, v in self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE].items()}
+        state = {k: torch.as_tensor(v) for k, v in self.algo.learner_group.get_weights(module_ids=[self.module_id])[self.module_id].items()}
         weights = snapshot.actor_state_dict(state, hidden, SNAPSHOT_LAYERS[self.spec.algo])
         value_layers = VALUE_LAYERS.get(self.spec.algo)
         value = snapshot.actor_state_dict(state, hidden, value_layers) if value_layers else None
@@ -301,7 +346,7 @@ class Session:
 
         meta, net = snapshot.load(Path(folder))
         hidden = list(self.spec.hidden)
-        state = self.algo.learner_group.get_weights(module_ids=[MODULE])[MODULE]
+        state = self.algo.learner_group.get_weights(module_ids=[self.module_id])[self.module_id]
         if list(meta["hidden"]) != hidden:
             raise snapshot.SnapshotError(f"Snapshot {folder} has hidden layers {meta['hidden']}, this learner {hidden}.")
         if meta.get("features", 1) != self.features:
@@ -318,7 +363,7 @@ class Session:
                 if np.shape(state[key]) != value.shape:
                     raise snapshot.SnapshotError(f"Snapshot {folder} does not fit this learner ({key}).")
                 state[key] = value
-        self.algo.learner_group.set_weights({MODULE: state})
+        self.algo.learner_group.set_weights({self.module_id: state})
         self._set_anchor(str(Path(folder).resolve()), meta, net)
         # EnvRunners skip weights whose sequence number is not newer than theirs; a state without one is forced.
         from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE
@@ -342,12 +387,15 @@ class Session:
         return sum(self._foreach_env(lambda env: env.illegal_actions))
 
     def module(self) -> Any:
-        return self.algo.get_module(MODULE)
+        return self.algo.get_module(self.module_id)
 
     def _foreach_env(self, fn: Any) -> list[Any]:
         def per_runner(runner: Any) -> list[Any]:
             env = getattr(runner, "env", None)  # the local runner has no env when remote EnvRunners sample
-            return [fn(e.unwrapped) for e in env.envs] if env is not None else []
+            if env is None:
+                return []
+            envs = getattr(env, "envs", None) or env.unwrapped.envs  # gymnasium's vector env is wrapped
+            return [fn(e.unwrapped) for e in envs]
 
         results = self.algo.env_runner_group.foreach_env_runner(per_runner, local_env_runner=True)
         return [x for batch in results for x in batch]

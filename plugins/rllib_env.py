@@ -128,6 +128,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.opening_plies = int(config.get("opening_plies", 0))
         self.set_table(config.get("table") or {SELF: 1.0})
         self.outcomes: list[tuple[str, float]] = []  # (opponent, learner score) of finished episodes
+        self.returns: list[float] = []  # one-seat games: the learner's return in each finished episode
         self.illegal_actions = 0
 
     # -- the matchmaking table --------------------------------------------------------------------
@@ -141,8 +142,14 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self._weights = weights / weights.sum()
 
     def take_outcomes(self) -> list[tuple[str, float]]:
-        """Finished episodes since the last call: (opponent, the learner's score 1/0.5/0)."""
+        """Finished episodes since the last call: (opponent, the learner's score: the share of the other seats it
+        beat, ties counting half; 1/0.5/0 with two seats). None in a one-seat game (see take_returns)."""
         out, self.outcomes = self.outcomes, []
+        return out
+
+    def take_returns(self) -> list[float]:
+        """One-seat games: the learner's return in each episode finished since the last call."""
+        out, self.returns = self.returns, []
         return out
 
     def _policy(self, spec: str, seat: int) -> Any:
@@ -200,12 +207,17 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self._play(actions)
         self._advance()
         over = not self.game.to_move()
-        obs = self._observations()
+        # A time limit ends an episode without ending the task (gymnasium's TimeLimit; GymGame.truncated): such an
+        # episode is truncated, not terminated, so that RLlib bootstraps its value instead of reading the cut as an
+        # outcome.
+        truncated = over and bool(getattr(self.game, "truncated", False))
+        obs = self._final_observations() if truncated else self._observations()
         rewards = self._rewards()
         if over:
             self._finish()
-        done = {a: over for a in rewards} | {"__all__": over}
-        return obs, rewards, done, {"__all__": False}, {}
+        terminated, cut = over and not truncated, truncated
+        return (obs, rewards, {a: terminated for a in rewards} | {"__all__": terminated},
+                {a: cut for a in rewards} | {"__all__": cut}, {})
 
     # -- internals --------------------------------------------------------------------------------
     def _opening(self, seed: int) -> None:
@@ -243,6 +255,16 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
                 out[agent_id(self.module, seat)] = {"observations": obs, "action_mask": mask}
         return out
 
+    def final_observation(self, seat: int) -> dict[str, np.ndarray]:
+        """The seat's view of the position after the game ended: its features and an all-zero mask (nothing is
+        legal). RLlib reads its value when the episode was truncated."""
+        obs = features(self.game.info, self.game.observation(seat), self._moves, seat, self.features,
+                       self.game.native_state() if self.features >= LOOKAHEAD else None)
+        return {"observations": obs, "action_mask": np.zeros(self.game.info.num_actions, dtype=np.float32)}
+
+    def _final_observations(self) -> dict[str, dict[str, np.ndarray]]:
+        return {agent_id(self.module, seat): self.final_observation(seat) for seat in sorted(self._seen)}
+
     def _rewards(self) -> dict[str, float]:
         """Reward since the last step for every learner seat that has been observed, the final outcome included."""
         returns = self.game.returns()
@@ -253,12 +275,16 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         return out
 
     def _finish(self) -> None:
+        returns = self.game.returns()
+        if self.num_seats == 1:
+            self.returns.append(float(returns[0]))
+            return
         if self.opponent == SELF:
             return
         (seat,) = self.learner_seats
-        returns = self.game.returns()
-        other = max(returns[s] for s in range(self.num_seats) if s != seat)
-        self.outcomes.append((self.opponent, 1.0 if returns[seat] > other else 0.5 if returns[seat] == other else 0.0))
+        mine = returns[seat]
+        beaten = sum(1.0 if mine > r else 0.5 if mine == r else 0.0 for s, r in enumerate(returns) if s != seat)
+        self.outcomes.append((self.opponent, beaten / (self.num_seats - 1)))
 
 
 class _SeatBot:

@@ -9,9 +9,11 @@ sampling on small board games (benchmarks/sampling_throughput.py measures both).
 played inside `step`, same masked Dict observations) and unwraps its one learner agent per episode. The learner's
 seat is drawn per episode; the reward is the change of its return, so the episode's rewards sum to the final
 outcome. Self-play (SELF) needs several learner seats in one episode and is refused: train it with the multi-agent
-env. When an episode ends, the observation returned is the learner's view of the final position with an all-zero
-action mask (no move is legal); RLlib does not bootstrap from it (terminated), and gymnasium's vector env resets
-the env on the next step and ignores the action sampled for it.
+env. In a one-seat game (a Gymnasium env) there is no opponent: the table is {SELF: 1} (the learner plays every
+seat, i.e. the one), and the episode's rewards are the env's own. When an episode ends, the observation returned is
+the learner's view of the final position with an all-zero action mask (no move is legal); RLlib bootstraps from it
+only when the episode was truncated (a Gymnasium time limit), and gymnasium's vector env resets the env on the next
+step and ignores the action sampled for it.
 """
 from __future__ import annotations
 
@@ -19,33 +21,32 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from .rllib_env import SELF, ArenaMultiAgentEnv
-from .snapshot import features
 
 DEFAULT_TABLE = {"random": 1.0}
 MAX_EMPTY_RESETS = 100  # games in a row that end before the learner's first move; more means a broken table
 
 
-def refuse_self_play(table: Mapping[str, float]) -> None:
-    if SELF in table:
+def refuse_self_play(table: Mapping[str, float], num_seats: int = 2) -> None:
+    """Self-play needs several learner seats in one episode, unless the game has only one seat."""
+    if SELF in table and num_seats > 1:
         raise ValueError(f"ArenaSingleAgentEnv plays one learner seat against opponents inside the env; the table "
                          f"{dict(table)} asks for self-play ({SELF!r}), which needs ArenaMultiAgentEnv")
 
 
 class ArenaSingleAgentEnv(gym.Env):
     """An Arena game as a gymnasium Env for one learner seat. env_config: as `ArenaMultiAgentEnv`'s ("env",
-    "module", "table", "seed", "blocked", "max_loaded_opponents"); the table must not contain SELF and defaults to
-    random."""
+    "module", "table", "seed", "blocked", "max_loaded_opponents"); the table must not contain SELF (unless the game
+    has one seat) and defaults to random."""
 
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         config = dict(config or {})
         config["table"] = dict(config.get("table") or DEFAULT_TABLE)
-        refuse_self_play(config["table"])
         self.bridge = ArenaMultiAgentEnv(config)
+        refuse_self_play(config["table"], self.bridge.num_seats)
         some_agent = self.bridge.possible_agents[0]  # every seat has the same spaces
         self.observation_space = self.bridge.observation_spaces[some_agent]
         self.action_space = self.bridge.action_spaces[some_agent]
@@ -54,13 +55,18 @@ class ArenaSingleAgentEnv(gym.Env):
 
     # -- what Arena's session calls on every env ---------------------------------------------------
     def set_table(self, table: Mapping[str, float]) -> None:
-        """Who the learner meets, with weights (no SELF). Takes effect at the next episode."""
-        refuse_self_play(table)
+        """Who the learner meets, with weights (no SELF, unless the game has one seat). Takes effect at the next
+        episode."""
+        refuse_self_play(table, self.bridge.num_seats)
         self.bridge.set_table(table)
 
     def take_outcomes(self) -> list[tuple[str, float]]:
         """Finished episodes since the last call: (opponent, the learner's score 1/0.5/0)."""
         return self.bridge.take_outcomes()
+
+    def take_returns(self) -> list[float]:
+        """One-seat games: the learner's return in each episode finished since the last call."""
+        return self.bridge.take_returns()
 
     @property
     def table(self) -> dict[str, float]:
@@ -90,15 +96,11 @@ class ArenaSingleAgentEnv(gym.Env):
         return observation, {"seat": self.seat, "opponent": self.bridge.opponent}
 
     def step(self, action: Any):
-        observations, rewards, terminateds, _, _ = self.bridge.step({self.agent: int(action)})
-        over = bool(terminateds["__all__"])
-        observation = self._final_observation() if over else observations[self.agent]
-        return observation, float(rewards.get(self.agent, 0.0)), over, False, {}
-
-    def _final_observation(self) -> dict[str, np.ndarray]:
-        game = self.bridge.game
-        obs = features(game.info, game.observation(self.seat), self.bridge._moves, self.seat)
-        return {"observations": obs, "action_mask": np.zeros(self.action_space.n, dtype=np.float32)}
+        observations, rewards, terminateds, truncateds, _ = self.bridge.step({self.agent: int(action)})
+        terminated, truncated = bool(terminateds["__all__"]), bool(truncateds["__all__"])
+        observation = self.bridge.final_observation(self.seat) if terminated or truncated \
+            else observations[self.agent]
+        return observation, float(rewards.get(self.agent, 0.0)), terminated, truncated, {}
 
     def close(self) -> None:
         self.bridge.game.close()
@@ -115,7 +117,7 @@ def single_agent_config(spec: Any) -> Any:
 
     if spec.algo != "ppo":
         raise ValueError(f"the single-agent path is measured for ppo only, not {spec.algo}")
-    refuse_self_play(spec.table)
+    refuse_self_play(spec.table, spec.num_seats or 2)
     config = _config(spec)
     module = config._rl_module_spec.rl_module_specs[MODULE]
     return (config

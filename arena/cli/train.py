@@ -27,6 +27,9 @@ from arena.features import setting_for
               help="Offline algorithms: share of the data's games held out to measure the accuracy on.")
 @click.option("--stop-win-rate", type=FiniteFloatRange(0, 1), default=None,
               help="Stop once the learner scores this against every opponent (checked with match-runner games).")
+@click.option("--stop-return", type=FiniteFloatRange(), default=None,
+              help="One-seat games: stop once the learner's mean return reaches this (checked with match-runner "
+                   "games).")
 @click.option("--stop-minutes", type=FiniteFloatRange(min=0, min_open=True), default=10.0, show_default=True)
 @click.option("--stop-iterations", type=click.IntRange(min=1), default=None)
 @click.option("--name", default=None, help="Snapshot name prefix (default ALGO-GAME-TIME).")
@@ -49,7 +52,7 @@ from arena.features import setting_for
 @db_option("Store for the snapshots' rated evaluation games")
 @click.pass_context
 def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, init: str | None, data: str | None,
-              epochs: float | None, holdout: float, stop_win_rate: float | None,
+              epochs: float | None, holdout: float, stop_win_rate: float | None, stop_return: float | None,
               stop_minutes: float, stop_iterations: int | None, name: str | None, snapshot_every: int,
               eval_games: int, workers: int, hidden: str, hyperparameters: tuple[str, ...], seed: int,
               num_env_runners: int | None, num_envs_per_env_runner: int | None, num_learners: int | None,
@@ -61,6 +64,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
       arena train openspiel/connect_four --opponents random --stop-win-rate 0.95 --stop-minutes 5
       arena train openspiel/connect_four --algo bc --data data/c4 --name c4-bc
       arena train openspiel/connect_four --init snapshot/c4-bc --opponents connect_four_heuristic,self
+      arena train gymnasium/Taxi-v3 --stop-return 7 --stop-minutes 5
     """
     from pathlib import Path
 
@@ -80,7 +84,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
                              "address": ray_address}
     request = TrainRequest(env=env, algo=algo, opponents=parse_opponents(opponents) if opponents else {},
                            init=init, data=Path(data) if data else None, epochs=epochs, holdout=holdout,
-                           stop_win_rate=stop_win_rate,
+                           stop_win_rate=stop_win_rate, stop_return=stop_return,
                            stop_minutes=stop_minutes, stop_iterations=stop_iterations, name=name,
                            snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,
                            hyperparameters=_hyperparameters(hyperparameters), seed=seed,
@@ -94,6 +98,11 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
         return _render_clone(doc)
     click.echo(f"Stopped ({doc['stop_reason']}) after {doc['iterations']} iterations, {doc['env_steps']:,} env steps, "
                f"{doc['minutes']:.1f} min; illegal actions sampled: {doc['illegal_actions']}.", err=True)
+    if "return_ci95" in doc:  # a one-seat game: scored by its mean return
+        lo, hi = doc["return_ci95"]
+        ci = f" (95% CI {lo:.2f} to {hi:.2f})" if lo is not None else ""
+        return click.echo(f"Final snapshot: {doc['final']}; mean return {doc['scores']['return']:.2f}{ci} over "
+                          f"{doc['eval_games']} games, in {doc['db']} (arena leaderboard --db {doc['db']}).")
     click.echo(f"Final snapshot: {doc['final']}; against "
                + ", ".join(f"{k} {s:.3f}" for k, s in doc["scores"].items())
                + f" over {doc['eval_games']} games each, rated in {doc['db']} (arena leaderboard --db {doc['db']}).")

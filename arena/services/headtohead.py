@@ -174,10 +174,16 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
 
 def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None, event: str | None = None,
                         workers: int = 1) -> list[float]:
+    """Each match's first player's score (`first_player_standings`)."""
+    return [s.score for s in first_player_standings(registry, requests, store=store, event=event, workers=workers)]
+
+
+def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None,
+                           event: str | None = None, workers: int = 1) -> list[Any]:
     """Several matches played as one batch of games (one pool of `workers` workers for all of them), stored as they
-    finish; returns each match's first player's score. The games, their seeds and match ids are those that
-    head_to_head would play for each request alone, so the store ends up the same; what a batch saves is starting
-    workers once instead of once per match. For league evaluation (no SPRT, no progress, no report)."""
+    finish; returns each match's first player's Standing (with one side, its score is the mean return). The games,
+    their seeds and match ids are those that head_to_head would play for each request alone, so the store ends up
+    the same; what a batch saves is starting workers once instead of once per match. For league evaluation (no SPRT, no progress, no report)."""
     from arena.services.recording import Recorder
 
     plans, jobs = [], []
@@ -198,6 +204,6 @@ def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store:
     for start, (_, games, info, names, *_rest) in plans:
         n = len(names)
         mine = [(seat_order(n, i), played[start + i]) for i in range(games)]
-        scores.append(standings(names, mine)[0].score)
+        scores.append(standings(names, mine)[0])
     return scores
 

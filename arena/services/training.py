@@ -24,6 +24,7 @@ from arena.services.progress import SILENT, Progress
 
 WINDOW = 200  # training episodes per opponent in the rolling win rate
 MIN_EPISODES = 30  # before a rolling win rate may trigger an evaluation
+RETURN = "return"  # a one-seat game's score: its mean episode return
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class TrainRequest:
     algo: str = "ppo"
     opponents: Mapping[str, float] = field(default_factory=lambda: {"random": 1.0})  # spec (or "self") -> weight
     stop_win_rate: float | None = None  # stop once the learner scores this against every opponent (confirmed)
+    stop_return: float | None = None  # one-seat games: stop once the mean return reaches this (confirmed)
     stop_minutes: float = 10.0
     stop_iterations: int | None = None
     name: str | None = None  # snapshot name prefix; default ALGO-GAME-TIME
@@ -76,14 +78,27 @@ def parse_opponents(text: str) -> dict[str, float]:
 
 
 def evaluate(registry: Any, env: str, player: str, opponents: list[str], games: int, seed: int, *,
-             store: Any = None, workers: int = 1) -> dict[str, float]:
+             store: Any = None, workers: int = 1, seats: int = 2) -> dict[str, float]:
     """Score of `player` against each opponent over `games` head-to-head games, all opponents in one batch on
-    `workers` workers (stored and rated with a store)."""
+    `workers` workers (stored and rated with a store). In a game of `seats` seats the opponent fills every other
+    seat; the score is then the share of the other seats beaten, as in training."""
     from arena.services.headtohead import HeadToHead, first_player_scores
 
     others = [o for o in opponents if o != SELF]
-    requests = [HeadToHead(env, (player, o), games=games, seed=seed) for o in others]
+    requests = [HeadToHead(env, (player,) + (o,) * (seats - 1), games=games, seed=seed) for o in others]
     return dict(zip(others, first_player_scores(registry, requests, store=store, workers=workers)))
+
+
+def evaluate_return(registry: Any, env: str, player: str, games: int, seed: int, *, store: Any = None,
+                    workers: int = 1) -> tuple[float, tuple[float | None, float | None]]:
+    """A one-seat game: `player`'s mean return over `games` games, with its 95% interval (stored with a store, for
+    the return leaderboard)."""
+    from arena.services.headtohead import HeadToHead, first_player_standings
+    from arena.stats import mean_interval
+
+    (standing,) = first_player_standings(registry, [HeadToHead(env, (player,), games=games, seed=seed)],
+                                         store=store, workers=workers)
+    return standing.score, mean_interval(standing.games, standing.total_score, standing.total_square)
 
 
 def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progress = SILENT) -> dict[str, Any]:
@@ -93,13 +108,10 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     if request.data is not None:
         raise UsageError(f"--data is for offline algorithms such as bc; {request.algo} learns by playing "
                          "(start it from a cloned snapshot with --init).")
-    if not request.opponents:
-        request = replace(request, opponents={"random": 1.0})
     game = registry.make_game(request.env)
     info = game.info
     game.close()
-    if info.num_seats != 2:
-        raise UsageError(f"arena train plays two-seat games for now; {info.env_id} has {info.num_seats}.")
+    request = _check_seats(request, info)
     for spec in request.opponents:
         if spec != SELF:
             registry.make_policy(spec).check(info)
@@ -114,14 +126,16 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     init = check_init(request.init, info, request.hidden, request.snapshots,
                       version_for(lookahead)) if request.init else None
     base = request.name or f"{request.algo}-{base_name(info.env_id)}-{time.strftime('%Y%m%d-%H%M%S')}"
-    progress.say(f"Training {request.algo} on {info.env_id} against "
-                 f"{', '.join(f'{k} x{v:g}' for k, v in request.opponents.items())}; stop at {request.stop_minutes:g} min"
-                 + (f" or a score of {request.stop_win_rate:g}" if request.stop_win_rate else "")
+    whom = "alone (one seat)" if info.num_seats == 1 else "against " + ", ".join(
+        f"{k} x{v:g}" for k, v in request.opponents.items())
+    progress.say(f"Training {request.algo} on {info.env_id} {whom}; stop at {request.stop_minutes:g} min"
+                 + (f" or a score of {request.stop_win_rate:g}" if request.stop_win_rate is not None else "")
+                 + (f" or a mean return of {request.stop_return:g}" if request.stop_return is not None else "")
                  + ". Ctrl-C stops and keeps a snapshot.")
     learner = create_learner(registry, request.algo, env=request.env, table=request.opponents,
                              hyperparameters=request.hyperparameters, hidden=request.hidden, seed=request.seed,
                              resources=request.resources)
-    run = _Run(registry, store, request, info.env_id, learner, progress)
+    run = _Run(registry, store, request, info, learner, progress)
     try:
         if init is not None:
             restore(learner, init[1], request.algo)
@@ -132,6 +146,26 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
         return {**run.loop(base), "init": init[0] if init else None}
     finally:
         learner.stop()
+
+
+def _check_seats(request: TrainRequest, info: Any) -> TrainRequest:
+    """The request with its table for this game: a one-seat game has no opponents (the learner plays alone, and is
+    stopped by its mean return); other games meet random unless told otherwise (and are stopped by a score)."""
+    if info.num_seats == 1:
+        if [o for o in request.opponents if o != SELF]:
+            raise UsageError(f"{info.env_id} has one seat: the learner plays alone, with no opponents; leave out "
+                             "--opponents.")
+        if request.stop_win_rate is not None:
+            raise UsageError(f"{info.env_id} has one seat, so there is no win rate: stop at a mean return with "
+                             "--stop-return R.")
+        return replace(request, opponents={SELF: 1.0})
+    if request.stop_return is not None:
+        raise UsageError(f"--stop-return is for one-seat games; {info.env_id} has {info.num_seats} seats: stop at a "
+                         "score with --stop-win-rate.")
+    if info.teams and len(info.teams) != info.num_seats:
+        raise UsageError(f"{info.env_id} is played by teams; train its agents in a league, which maps them to "
+                         "modules (docs/simulations.md#training).")
+    return request if request.opponents else replace(request, opponents={"random": 1.0})
 
 
 def snapshot_folder(spec: str, snapshots: Path) -> tuple[str, Path]:
@@ -204,11 +238,17 @@ def _clone(registry: Any, store: Any, request: TrainRequest, progress: Progress)
 class _Run:
     """One `train` call's state: rolling win rates, the snapshots frozen so far, the last result."""
 
-    def __init__(self, registry: Any, store: Any, request: TrainRequest, env_id: str, learner: Learner,
+    def __init__(self, registry: Any, store: Any, request: TrainRequest, info: Any, learner: Learner,
                  progress: Progress):
-        self.reg, self.store, self.req, self.env_id, self.learner, self.progress = (registry, store, request, env_id,
-                                                                                     learner, progress)
+        self.reg, self.store, self.req, self.env_id, self.learner, self.progress = (registry, store, request,
+                                                                                     info.env_id, learner, progress)
+        self.seats = info.num_seats
+        # rolling scores per opponent; a one-seat game's rolling episode return, under RETURN
         self.windows: dict[str, deque[float]] = {k: deque(maxlen=WINDOW) for k in request.opponents if k != SELF}
+        if self.seats == 1:
+            self.windows = {RETURN: deque(maxlen=WINDOW)}
+        self.target = request.stop_return if self.seats == 1 else request.stop_win_rate
+        self.interval: tuple[float | None, float | None] | None = None  # the last evaluated mean return's
         self.snapshots: list[str] = []
         self.parent: str | None = None  # what the first snapshot descends from (--init)
         self.illegal = 0
@@ -225,7 +265,10 @@ class _Run:
                 last_steps, last_time = result["env_steps"], now
                 self.illegal = int(result.get("illegal_actions", self.illegal))
                 for opponent, outcome in result["outcomes"].items():
-                    self.windows.setdefault(opponent, deque(maxlen=WINDOW)).extend(outcome)
+                    if opponent != SELF:
+                        self.windows.setdefault(opponent, deque(maxlen=WINDOW)).extend(outcome)
+                if self.seats == 1:
+                    self.windows[RETURN].extend(result.get("returns", ()))
                 rolling = {k: (sum(w) / len(w), len(w)) for k, w in self.windows.items() if w}
                 self.progress.say(f"iter {result['iteration']:>4}  steps {result['env_steps']:>9,}  {rate:>7,.0f} "
                                   "steps/s  " + "  ".join(f"{k} {s:.2f} (n={n})" for k, (s, n) in rolling.items()))
@@ -236,8 +279,8 @@ class _Run:
                     name = self.freeze(f"{base}-it{it}")
                     scores = self.evaluate(name, [k for k in self.windows if k != SELF], req.seed)
                     self.progress.say("evaluation: " + "  ".join(f"{k} {s:.3f}" for k, s in scores.items()))
-                    if all(s >= req.stop_win_rate for s in scores.values()):  # type: ignore[operator]
-                        stop_reason = f"score {req.stop_win_rate:g} reached"
+                    if all(s >= self.target for s in scores.values()):  # type: ignore[operator]
+                        stop_reason = f"{'return' if self.seats == 1 else 'score'} {self.target:g} reached"
                         break
                 if req.stop_iterations and it >= req.stop_iterations:
                     stop_reason = "iteration limit"
@@ -249,22 +292,28 @@ class _Run:
         final = f"{base}-it{learner.iteration}"
         if not self.snapshots or self.snapshots[-1] != final:  # the last iteration may have been frozen already
             self.freeze(final)
-        if not stop_reason.startswith("score"):  # a score stop was just confirmed (and rated) with these games
+        if not stop_reason.endswith("reached"):  # a stop was just confirmed (and rated) with these games
             scores = self.evaluate(final, [k for k in self.req.opponents if k != SELF], req.seed + 1)
         return {"env": self.env_id, "algo": req.algo, "stop_reason": stop_reason, "iterations": learner.iteration,
                 "env_steps": learner.env_steps, "minutes": round((time.monotonic() - started) / 60, 2),
                 "illegal_actions": self.illegal, "snapshots": [f"snapshot/{s}" for s in self.snapshots],
                 "final": f"snapshot/{final}", "scores": scores, "eval_games": req.eval_games,
-                "db": str(self.store.path) if self.store is not None else None}
+                "db": str(self.store.path) if self.store is not None else None,
+                **({"return_ci95": list(self.interval)} if self.interval else {})}
 
     def ready_to_stop(self) -> bool:
-        target = self.req.stop_win_rate
+        target = self.target
         return target is not None and bool(self.windows) and all(
             len(w) >= MIN_EPISODES and sum(w) / len(w) >= target for w in self.windows.values())
 
     def evaluate(self, name: str, opponents: list[str], seed: int) -> dict[str, float]:
+        """The snapshot's score against each opponent, or in a one-seat game {RETURN: its mean return}."""
+        if self.seats == 1:
+            mean, self.interval = evaluate_return(self.reg, self.env_id, f"snapshot/{name}", self.req.eval_games,
+                                                  seed, store=self.store, workers=self.req.workers)
+            return {RETURN: mean}
         return evaluate(self.reg, self.env_id, f"snapshot/{name}", opponents, self.req.eval_games, seed,
-                        store=self.store, workers=self.req.workers)
+                        store=self.store, workers=self.req.workers, seats=self.seats)
 
     def freeze(self, name: str) -> str:
         """Export a snapshot, record it as a player with its lineage, and return its name."""
