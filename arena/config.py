@@ -14,20 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArenaError
-from .learners import check_hyperparameters
+from .learners import check_hyperparameters, mapping_problem
 from .pool import ROLES
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SCHEMA: dict[str, set[str]] = {
     "": {"name", "env", "seed", "description", "learners", "fixed", "matchmaking", "snapshots", "evaluation",
          "stop", "round", "resources", "payoff_decay"},
-    "learners": {"name", "algo", "role", "hidden", "hyperparameters", "init", "pretrain"},
+    "learners": {"name", "algo", "role", "hidden", "hyperparameters", "init", "pretrain", "sharing", "team"},
     "learners.pretrain": {"data", "players", "games", "imitate", "openings", "epochs", "minutes", "workers",
                           "teacher"},
     "fixed": {"policy", "params"},
     "snapshots": {"every", "win_rate", "against", "max_pool"},
     "evaluation": {"games", "snapshots", "top", "top_games", "openings"},
-    "stop": {"rounds", "minutes", "win_rate", "rating"},
+    "stop": {"rounds", "minutes", "win_rate", "rating", "return"},
     "stop.win_rate": {"player", "at_least", "learner"},
     "round": {"iterations"},
     "resources": {"num_env_runners", "num_envs_per_env_runner", "num_learners", "num_gpus_per_learner", "address",
@@ -99,6 +99,12 @@ class Learner:
     init: str | None = None  # a snapshot ("snapshot/NAME") the learner starts from
     pretrain: Pretrain | None = None
 
+    @property
+    def team(self) -> str | None:
+        """The one team this learner plays (`team` in the league file), or None: any side."""
+        team = self.hyperparameters.get("team")
+        return team if isinstance(team, str) else None
+
 
 @dataclass(frozen=True)
 class League:
@@ -125,6 +131,7 @@ class League:
     stop_minutes: float | None = None
     stop_win_rate: tuple[str, str, float] | None = None  # (learner, player, at least)
     stop_rating: float | None = None
+    stop_return: float | None = None  # games with one side: stop once a learner's copy has this mean return
     resources: dict[str, Any] = field(default_factory=dict)  # the learners' scale knobs (Learner.create)
     payoff_decay: float = 0.99
     eval_workers: int = 1  # worker processes for a round's evaluation games (same results as 1, seed for seed)
@@ -278,6 +285,16 @@ def load(path: str | Path, registry: Any = None) -> League:
                 and "pretrain" not in item:
             c.add(f"{p}.hyperparameters.anchor", "the KL penalty holds the policy to the snapshot it starts from: "
                                                  "give the learner `init` or `[learners.pretrain]`, or drop anchor")
+        # which module plays which agent (simulations): sharing = "all" | "team" | "agent" | {module = [agents]},
+        # and team = the one team this learner plays; both reach the learner as hyperparameters
+        mapping = {k: item[k] for k in ("sharing", "team") if k in item}
+        if mapping and game is not None:
+            problem = mapping_problem(game.info, mapping.get("sharing", "all"), mapping.get("team"))
+            if problem:
+                key = "sharing" if problem.startswith("sharing") else "team"
+                c.add(f"{p}.{key}", problem.removeprefix("sharing: "))
+        if isinstance(hp, dict):
+            hp = {**hp, **mapping}
         learners.append(Learner(lname or f"learner{i}", algo, role, tuple(hidden), hp, init, pretrain))
     if game is not None and learners and game.info.observation_space is None:
         c.add("env", f"{game.info.env_id} has no observation space, so no learner can train on it")
@@ -300,6 +317,11 @@ def load(path: str | Path, registry: Any = None) -> League:
             c.add(f"{p}.policy", str(e))
     if not isinstance(raw.get("fixed", []), list):
         c.add("fixed", "must be a list of [[fixed]] tables with a 'policy' key")
+
+    for i, x in enumerate(learners):  # a learner bound to a team needs someone to play the other teams
+        if x.team and not fixed and not any(y.team != x.team for y in learners):
+            c.add(f"learners[{i}].team", f"nobody plays the teams other than {x.team}: add a [[fixed]] player or a "
+                                         "learner with another team")
 
     matchmaking: dict[str, tuple[str, dict[str, Any]]] = {}
     raw_mm = c.typed(raw, "matchmaking", "", dict, {})
@@ -343,6 +365,15 @@ def load(path: str | Path, registry: Any = None) -> League:
     rounds = c.typed(stop, "rounds", "stop", int, None, low=1)
     minutes = c.typed(stop, "minutes", "stop", (float, int), None, low=0.01)
     rating = c.typed(stop, "rating", "stop", (float, int), None, low=-LIMITS["stop.rating"])
+    stop_return = c.typed(stop, "return", "stop", (float, int), None)
+    one_side = game is not None and game.info.cooperative
+    if stop_return is not None and game is not None and not one_side:
+        c.add("stop.return", f"is for games with one side (one seat, or one team of everyone); {game.info.env_id} "
+                             "has several: use win_rate or rating")
+    for key in ("win_rate", "rating"):
+        if key in stop and one_side:
+            c.add(f"stop.{key}", f"{game.info.env_id} has one side, so nobody to beat and no rating: stop at a mean "
+                                 "return with `return = R`")
     stop_win = None
     if "win_rate" in stop:
         w = c.keys(stop["win_rate"], "stop.win_rate", "stop.win_rate")
@@ -356,9 +387,9 @@ def load(path: str | Path, registry: Any = None) -> League:
         if at_least is None and not c.reported("stop.win_rate.at_least"):
             c.add("stop.win_rate.at_least", "is required: the score to reach, e.g. 0.8")
         stop_win = (who, player or "", float(at_least or 0))
-    given = any(c.reported(f"stop.{k}") for k in ("rounds", "minutes", "rating", "win_rate"))  # given, but invalid
-    if not given and not any(x is not None for x in (rounds, minutes, rating, stop_win)):
-        c.add("stop", "needs at least one of rounds, minutes, win_rate or rating, or the league never ends")
+    given = any(c.reported(f"stop.{k}") for k in ("rounds", "minutes", "rating", "win_rate", "return"))  # invalid
+    if not given and not any(x is not None for x in (rounds, minutes, rating, stop_win, stop_return)):
+        c.add("stop", "needs at least one of rounds, minutes, win_rate, rating or return, or the league never ends")
     if eval_games == 0 and (stop_win or win_rate is not None):
         c.add("evaluation.games", "must be above 0: win-rate rules are measured with evaluation games")
 
@@ -389,7 +420,8 @@ def load(path: str | Path, registry: Any = None) -> League:
                   snapshot_against=tuple(against), max_pool=max_pool, eval_games=eval_games,
                   eval_snapshots=eval_snapshots, eval_top=eval_top, eval_top_games=eval_top_games,
                   stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
-                  stop_rating=rating, resources=resources, payoff_decay=float(decay),
+                  stop_rating=rating, stop_return=float(stop_return) if stop_return is not None else None,
+                  resources=resources, payoff_decay=float(decay),
                   eval_workers=eval_workers or 1, eval_openings=eval_openings)
 
 

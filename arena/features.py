@@ -119,7 +119,7 @@ def uses_last_action(game: GameInfo) -> bool:
 
 def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]], seat: int,
              version: int = FEATURES, state: Any = None) -> np.ndarray:
-    """What a learned policy sees: the flattened observation, plus (simultaneous games) its own last move, one-hot,
+    """What a learned policy sees: the flattened observation (zero-padded to the widest seat's), plus (simultaneous games) its own last move, one-hot,
     plus (version 2, games with several seats) its seat, one-hot, plus (version 3) the tactical lookahead of the
     native `state` (required then; see `lookahead`).
 
@@ -129,7 +129,11 @@ def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]
     """
     import gymnasium as gym
 
-    parts = [gym.spaces.flatten(game.observation_space, observation).astype(np.float32)]
+    flat = gym.spaces.flatten(game.observation_space_of(seat), observation).astype(np.float32)
+    width = observation_width(game) if game.observation_spaces else 0
+    if len(flat) < width:  # seats see different things (MPE's adversaries and good agents): pad to the widest
+        flat = np.concatenate([flat, np.zeros(width - len(flat), np.float32)])
+    parts = [flat]
     if uses_last_action(game):
         last = np.zeros(game.num_actions + 1, dtype=np.float32)  # the final slot means: no move yet
         mine = [a for s, a in history if s == seat]
@@ -144,12 +148,19 @@ def features(game: GameInfo, observation: Any, history: Sequence[tuple[int, int]
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def feature_dim(game: GameInfo, version: int = FEATURES) -> int:
-    """The length of `features` for this game (-1 when the game has no observation space)."""
+def observation_width(game: GameInfo) -> int:
+    """The flattened observation's length: the widest seat's, where seats see different spaces (the others are
+    padded with zeros, so that one network can play every seat)."""
     import gymnasium as gym
 
+    spaces = game.observation_spaces or (game.observation_space,)
+    return max(int(gym.spaces.flatdim(space)) for space in spaces)
+
+
+def feature_dim(game: GameInfo, version: int = FEATURES) -> int:
+    """The length of `features` for this game (-1 when the game has no observation space)."""
     if game.observation_space is None:
         return -1
-    return (int(gym.spaces.flatdim(game.observation_space)) + (game.num_actions + 1 if uses_last_action(game) else 0)
+    return (observation_width(game) + (game.num_actions + 1 if uses_last_action(game) else 0)
             + (game.num_seats if version >= 2 and game.num_seats > 1 else 0)
             + (2 * game.num_actions if version >= LOOKAHEAD else 0) + (2 * game.num_actions if version >= THREATS else 0))

@@ -9,6 +9,65 @@ from arena.errors import PluginError, UsageError
 from arena.protocols import Learner
 
 
+SHARING = ("all", "team", "agent")  # one module for every agent; one per team; one per agent (or a table)
+
+
+def seat_modules(info: Any, sharing: Any = "all", module: str = "main") -> list[str]:
+    """The module id that plays each seat: `module` for all of them ("all", MARLlib's share), the seat's team name
+    ("team", group), the seat's own name ("agent", separate), or the module a table {module: [agent names]} lists
+    it under (a seat it does not list: "", no module). A ValueError says what is wrong with `sharing`."""
+    if isinstance(sharing, Mapping):
+        by_agent = {agent: str(m) for m, agents in sharing.items() for agent in agents}
+        return [by_agent.get(name, "") for name in info.seat_names]
+    if sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {', '.join(SHARING)} or a table {{module = [agents]}}, not "
+                         f"{sharing!r}")
+    if sharing == "all" or info.num_seats == 1:
+        return [module] * info.num_seats
+    if sharing == "agent":
+        return [name.replace(":", "_") for name in info.seat_names]
+    side = {seat: i for i, seats in enumerate(info.sides) for seat in seats}
+    names = info.team_names or tuple(f"seat{i}" for i in range(len(info.sides)))
+    return [names[side[seat]].replace(":", "_") for seat in range(info.num_seats)]
+
+
+def team_seats(info: Any, team: str | None) -> tuple[int, ...]:
+    """The seats a learner bound to `team` plays (every seat when None); a ValueError names the teams."""
+    if team is None:
+        return tuple(range(info.num_seats))
+    if team not in info.team_names:
+        raise ValueError(f"{info.env_id} has no team {team!r}; its teams: {', '.join(info.team_names) or 'none'}")
+    return info.teams[info.team_names.index(team)]
+
+
+def mapping_problem(info: Any, sharing: Any, team: Any) -> str | None:
+    """What is wrong with a learner's agent-to-module mapping on this game (`sharing`, `team`), or None."""
+    if team is not None and not isinstance(team, str):
+        return f"team must be a team's name, not {team!r}"
+    if isinstance(sharing, Mapping):
+        listed = [a for agents in sharing.values() for a in (agents if isinstance(agents, list) else [None])]
+        if None in listed or not all(isinstance(a, str) for a in listed):
+            return "sharing: a table maps each module to a list of agent names, e.g. {chasers = [\"adversary_0\"]}"
+        bad_module = [m for m in sharing if not str(m) or ":" in str(m)]
+        if bad_module:
+            return f"sharing: module name {bad_module[0]!r} must be non-empty and hold no ':'"
+        unknown = sorted(set(listed) - set(info.seat_names))
+        if unknown:
+            return f"sharing: {info.env_id} has no agent {', '.join(unknown)}; its agents: {', '.join(info.seat_names)}"
+        twice = sorted({a for a in listed if listed.count(a) > 1})
+        if twice:
+            return f"sharing: agent {', '.join(twice)} is mapped to more than one module"
+    try:
+        seats = team_seats(info, team)
+        modules = seat_modules(info, sharing)
+    except ValueError as e:
+        return str(e)
+    unmapped = [info.seat_names[s] for s in seats if not modules[s]]
+    if unmapped:
+        return f"sharing: agent {', '.join(unmapped)} is mapped to no module (list it under one, or set team)"
+    return None
+
+
 def algorithm(registry: Any, algo: str) -> tuple[Any, Mapping[str, Any]]:
     """(the Learner class, its registration params) of a registered algorithm."""
     registration = registry.resolve("algorithm", algo)

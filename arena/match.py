@@ -351,6 +351,17 @@ def seat_order(num_participants: int, index: int) -> tuple[int, ...]:
     return tuple((seat + shift) % num_participants for seat in range(num_participants))
 
 
+def seat_orders(allowed: Sequence[Sequence[int] | None], games: int) -> list[tuple[int, ...]]:
+    """`seat_order` of each game, keeping only the rotations that put every participant in a seat it can play
+    (`allowed[j]`: participant j's seats, None for any); the kept ones take turns. [] when none fits."""
+    n = len(allowed)
+    fits = [order for order in (seat_order(n, k) for k in range(n))
+            if all(allowed[j] is None or seat in allowed[j] for seat, j in enumerate(order))]  # type: ignore[operator]
+    if len(fits) == n:
+        return [seat_order(n, i) for i in range(games)]
+    return [fits[i % len(fits)] for i in range(games)] if fits else []
+
+
 def opening_of(openings: Sequence[Sequence[int]] | None, index: int, seats: int) -> tuple[int, ...]:
     """The opening of game `index`: one opening per full seat rotation (games 2k and 2k+1 share one in 1v1)."""
     return tuple(openings[index // seats]) if openings else ()

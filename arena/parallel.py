@@ -36,6 +36,7 @@ class GameJob:
     players: tuple[str, ...]  # a policy spec per seat
     seed: int
     opening: tuple[int, ...] = ()  # actions played from the start before the policies act (arena.openings)
+    order: tuple[int, ...] = ()  # which participant of its match sits in each seat (arena.match.seat_orders)
 
 
 @dataclass(frozen=True)

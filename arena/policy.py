@@ -95,6 +95,12 @@ class BoundPolicy:
         if reason:
             raise IncompatiblePolicyError(f"{self.player_id} cannot play {game.env_id}: {reason}")
 
+    def sides(self, game: GameInfo) -> tuple[int, ...] | None:
+        """The sides (teams, or seats where every seat is its own side) this policy can play, when it says so with
+        an optional `sides(game)` method (a snapshot of a learner bound to one team); None: any."""
+        fn = getattr(self.obj, "sides", None)
+        return tuple(fn(game)) if callable(fn) and fn(game) is not None else None
+
     def bind(self, getter: Callable[[str], Callable[[], Any]]) -> tuple[Callable[[], Any], Callable[[], Any] | None]:
         """(act, reset) as zero-argument callables whose arguments come from getter(name)()."""
         return self.act_call.bind(getter), (self._reset.bind(getter) if self._reset else None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -38,12 +39,13 @@ def main() -> None:
     from arena.registry import Registry
     from arena.services.progress import SILENT
     from arena.services.training import TrainRequest, train
-    from arena.store import Store
+    from arena.services.recording import open_store
 
     quiet_ray()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        reg, store = Registry(), Store(Path(tmp) / "bench.db")
+        os.environ["ARENA_SNAPSHOTS"] = str(Path(tmp) / "snapshots")  # where evaluation games find them
+        reg, store = Registry(), open_store(Path(tmp) / "bench.db")
         for env, target, seeds in RUNS:
             if args.only and env != args.only:
                 continue
@@ -51,7 +53,7 @@ def main() -> None:
                 started = time.monotonic()
                 doc = train(reg, store, TrainRequest(env=env, stop_return=target, stop_minutes=args.minutes,
                                                      eval_games=args.eval_games, seed=seed, name=f"b{seed}",
-                                                     snapshots=Path(tmp) / "snapshots"), progress=SILENT)
+                                                     snapshots=reg.settings.snapshots), progress=SILENT)
                 lo, hi = doc["return_ci95"]
                 row = {"env": env, "seed": seed, "target": target, "stop": doc["stop_reason"],
                        "reached": doc["stop_reason"].endswith("reached"), "minutes": doc["minutes"],

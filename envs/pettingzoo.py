@@ -192,10 +192,12 @@ class ParallelGame:
         self._returns = [0.0] * self.info.num_seats
         self._obs: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
+        self.truncated = False
 
     def reset(self, seed: int) -> None:
         self._obs, self._infos = self.env.reset(seed=int(seed))
         self._returns = [0.0] * self.info.num_seats
+        self.truncated = False
 
     def is_over(self) -> bool:
         return not self.env.agents
@@ -223,8 +225,10 @@ class ParallelGame:
 
     def step(self, actions: Mapping[int, Any]) -> None:
         names, sizes = self.info.seat_names, self._sizes
-        self._obs, rewards, _, _, self._infos = self.env.step(
+        self._obs, rewards, terminations, truncations, self._infos = self.env.step(
             {names[s]: int(a) if sizes[s] is not None else a for s, a in actions.items()})
+        # over by a time limit (MPE's max_cycles) rather than by an outcome: learners bootstrap such an episode
+        self.truncated = not self.env.agents and any(truncations.values()) and not any(terminations.values())
         for agent, reward in rewards.items():
             self._returns[self.seat_of[agent]] += float(reward)
 

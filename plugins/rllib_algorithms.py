@@ -4,6 +4,7 @@ Nothing here is imported at CLI start-up: ray is imported when a session is buil
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,27 +76,49 @@ class TrainSpec:
     hidden: tuple[int, ...] = (128, 128)
     seed: int = 0
     resources: Resources = field(default_factory=Resources)
-    num_seats: int | None = None  # the game's seats; None: looked up from env
 
 
-def defaults(algo: str, num_seats: int) -> dict[str, Any]:
-    """Arena's default hyperparameters of an algorithm for a game with this many seats (--hp overrides them)."""
-    return {**DEFAULT_HYPERPARAMETERS.get(algo, {}), **(ONE_SEAT_HYPERPARAMETERS.get(algo, {}) if num_seats == 1
-                                                       else {})}
+def dense(info: Any) -> bool:
+    """A game that rewards every step over a long episode (a one-seat Gymnasium env, a simulation played by teams)
+    rather than only its outcome: it gets ONE_SEAT_HYPERPARAMETERS on top of the defaults."""
+    return info.num_seats == 1 or bool(info.teams)
 
 
-def seats_of(spec: TrainSpec) -> int:
-    if spec.num_seats is None:
-        from arena.registry import Registry
+def defaults(algo: str, info: Any) -> dict[str, Any]:
+    """Arena's default hyperparameters of an algorithm for this game (--hp overrides them)."""
+    return {**DEFAULT_HYPERPARAMETERS.get(algo, {}), **(ONE_SEAT_HYPERPARAMETERS.get(algo, {}) if dense(info) else {})}
 
-        game = Registry().make_game(spec.env)
-        spec.num_seats = game.info.num_seats
-        game.close()
-    return spec.num_seats
+
+@functools.cache
+def game_info(env: str) -> Any:
+    """The GameInfo of an env spec (one game made and closed, once per process)."""
+    from arena.registry import Registry
+
+    game = Registry().make_game(env)
+    game.close()
+    return game.info
+
+
+def info_cooperative(spec: TrainSpec) -> bool:
+    """The game has one side (one seat, or one team of everyone): the learner is scored by its return."""
+    return len(game_info(spec.env).sides) == 1
+
+
+def modules_of(spec: TrainSpec) -> tuple[list[str], list[str | None]]:
+    """(the learner's module ids, the module playing each seat or None where the learner never sits): its
+    `sharing` (all, team or agent) over the seats of its `team` (every seat when it has none)."""
+    from arena.learners import seat_modules, team_seats
+
+    info = game_info(spec.env)
+    playable = set(team_seats(info, spec.hyperparameters.get("team")))
+    mapping = seat_modules(info, spec.hyperparameters.get("sharing", "all"), MODULE)
+    by_seat = [m if seat in playable else None for seat, m in enumerate(mapping)]
+    return list(dict.fromkeys(m for m in by_seat if m is not None)), by_seat
 
 
 # Hyperparameters of Arena's (its env's, or the anchored learner's) rather than of RLlib's algorithm config.
-ENV_HYPERPARAMETERS = {"opening_plies", "lookahead", "anchor"}
+# sharing: which module plays which agent ("all", "team", "agent"); team: the only team the learner plays.
+ENV_HYPERPARAMETERS = {"opening_plies", "lookahead", "anchor", "sharing", "team"}
 
 
 def _config(spec: TrainSpec) -> Any:
@@ -115,6 +138,12 @@ def _config(spec: TrainSpec) -> Any:
                                   "dqn": (DQNConfig, MaskedDQNTorchRLModule)}[spec.algo]
     r = spec.resources
     rllib_hp = {k: v for k, v in spec.hyperparameters.items() if k not in ENV_HYPERPARAMETERS}
+    problem = _unknown_hyperparameters(spec.algo, config_class(), spec.hyperparameters)
+    if problem:
+        from arena.errors import ParameterError
+
+        raise ParameterError(problem)
+    modules, _ = modules_of(spec)
     config = (
         config_class()
         # RLlib's env pre-check steps with unmasked random actions, which the bridge refuses by design; the
@@ -123,30 +152,28 @@ def _config(spec: TrainSpec) -> Any:
                                                      "seed": spec.seed,
                                                      "opening_plies": int(spec.hyperparameters.get("opening_plies", 0)),
                                                      "lookahead": spec.hyperparameters.get("lookahead", False),
+                                                     "sharing": spec.hyperparameters.get("sharing", "all"),
+                                                     "team": spec.hyperparameters.get("team"),
                                                      # the driver's plugin block list, for the EnvRunners' registry
                                                      "blocked": list(Settings.from_environment().blocked)},
                      disable_env_checking=True)
-        .multi_agent(policies={MODULE}, policy_mapping_fn=module_of, policies_to_train=[MODULE])
+        .multi_agent(policies=set(modules), policy_mapping_fn=module_of, policies_to_train=modules)
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
-            MODULE: RLModuleSpec(module_class=module_class,
-                                 model_config={"fcnet_hiddens": list(spec.hidden), "head_fcnet_hiddens": []})}))
+            m: RLModuleSpec(module_class=module_class,
+                            model_config={"fcnet_hiddens": list(spec.hidden), "head_fcnet_hiddens": []})
+            for m in modules}))
         .env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner)
         .learners(num_learners=r.num_learners, num_gpus_per_learner=r.num_gpus_per_learner)
         .fault_tolerance(restart_failed_env_runners=True)
         .debugging(seed=spec.seed)
     )
-    problem = _unknown_hyperparameters(spec.algo, config, spec.hyperparameters)
-    if problem:
-        from arena.errors import ParameterError
-
-        raise ParameterError(problem)
     anchor = float(spec.hyperparameters.get("anchor", 0.0))
     if anchor > 0:  # PPO with a KL penalty to the snapshot it starts from (plugins/rllib_anchor.py)
         from .rllib_anchor import ANCHOR_KEY, AnchoredPPOTorchLearner
 
         rllib_hp = {**rllib_hp, "learner_class": AnchoredPPOTorchLearner}
         config = config.training(learner_config_dict={ANCHOR_KEY: anchor})
-    return config.training(**{**defaults(spec.algo, seats_of(spec)), **rllib_hp})
+    return config.training(**{**defaults(spec.algo, game_info(spec.env)), **rllib_hp})
 
 
 def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[str, Any]) -> str | None:
@@ -162,6 +189,13 @@ def _unknown_hyperparameters(algo: str, config: Any, hyperparameters: Mapping[st
         return f"anchor must be a KL coefficient, 0 or more, not {anchor!r}."
     if anchor and algo != "ppo":
         return f"anchor (a KL penalty to the starting snapshot) is for ppo, not {algo}."
+    from arena.learners import SHARING
+
+    sharing = hyperparameters.get("sharing", "all")
+    if not isinstance(sharing, Mapping) and sharing not in SHARING:
+        return f"sharing must be one of {', '.join(SHARING)} or a table {{module = [agents]}}, not {sharing!r}."
+    if not isinstance(hyperparameters.get("team", ""), str):
+        return f"team must be a team's name, not {hyperparameters['team']!r}."
     unknown = sorted(k for k in hyperparameters
                      if k not in ENV_HYPERPARAMETERS and (k.startswith("_") or not hasattr(config, k)))
     if not unknown:
@@ -228,14 +262,14 @@ class Session:
         from arena.features import version_for
         from arena.registry import Registry
 
-        game = Registry().make_game(spec.env)
-        self.env_id, spec.num_seats = game.info.env_id, game.info.num_seats  # canonical id, for snapshot metadata
-        game.close()
+        info = game_info(spec.env)
+        self.env_id = info.env_id  # canonical id, for snapshot metadata
+        self.modules, self.seat_modules = modules_of(spec)
         self.features = version_for(spec.hyperparameters.get("lookahead", False))  # the encoding it sees
         # A one-seat game (a Gymnasium env) has no opponents and one agent: PPO samples it with RLlib's
         # SingleAgentEnvRunner (plugins/rllib_single_env.py), ~1.4x faster than the multi-agent one, under RLlib's
         # default module id; the other algorithms keep the multi-agent path.
-        self.single = spec.num_seats == 1 and spec.algo == "ppo"
+        self.single = info.num_seats == 1 and spec.algo == "ppo"
         if self.single:
             from ray.rllib.core import DEFAULT_MODULE_ID
 
@@ -243,7 +277,7 @@ class Session:
 
             self.module_id, config = DEFAULT_MODULE_ID, single_agent_config(spec)
         else:
-            self.module_id, config = MODULE, _config(spec)
+            self.module_id, config = self.modules[0], _config(spec)
         self.algo = config.build_algo()
         self.iteration = self.env_steps = 0
         self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
@@ -305,7 +339,7 @@ class Session:
             returns += per_runner[1]
         out = {"iteration": self.iteration, "outcomes": outcomes, "env_steps": self.env_steps,
                "illegal_actions": self.illegal_actions()}
-        return {**out, "returns": returns} if self.spec.num_seats == 1 else out
+        return {**out, "returns": returns} if info_cooperative(self.spec) else out
 
     def set_table(self, table: Mapping[str, float]) -> None:
         """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""
@@ -322,18 +356,28 @@ class Session:
 
         module = self.module()
         hidden = list(self.spec.hidden)
-        # the learner's module: the EnvRunners' copies are inference-only and never receive the critic's updates
-        state = {k: torch.as_tensor(v) for k, v in self.algo.learner_group.get_weights(module_ids=[self.module_id])[self.module_id].items()}
-        weights = snapshot.actor_state_dict(state, hidden, SNAPSHOT_LAYERS[self.spec.algo])
-        value_layers = VALUE_LAYERS.get(self.spec.algo)
+        # the learner's modules: the EnvRunners' copies are inference-only and never receive the critic's updates
+        ids = [self.module_id] + self.modules[1:]
+        states = self.algo.learner_group.get_weights(module_ids=ids)
+        nets = [snapshot.actor_state_dict({k: torch.as_tensor(v) for k, v in states[m].items()}, hidden,
+                                          SNAPSHOT_LAYERS[self.spec.algo]) for m in ids]
+        state = {k: torch.as_tensor(v) for k, v in states[self.module_id].items()}
+        weights = nets[0]
+        value_layers = VALUE_LAYERS.get(self.spec.algo) if len(ids) == 1 else None  # search needs one value head
         value = snapshot.actor_state_dict(state, hidden, value_layers) if value_layers else None
-        meta = {"env": self.env_id, "algo": self.spec.algo,
+        # several modules (sharing by team or by agent): one network per module, and which plays which seat
+        # (or seats it never plays: a learner bound to one team)
+        several = {"modules": self.modules, "seat_nets": [None if m is None else self.modules.index(m)
+                                                          for m in self.seat_modules]} \
+            if len(ids) > 1 or None in self.seat_modules else {}
+        meta = {"env": self.env_id, "algo": self.spec.algo, **several,
                 "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
                 "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
                 "features": self.features, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent,
                 "value": {"hidden": hidden, "activation": "tanh",
                           "gamma": float(self.algo.config.gamma)} if value else None}
-        return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta, value)
+        return snapshot.save(Path(directory) if directory else snapshot.snapshots_dir() / name, weights, meta, value,
+                             extra=nets[1:])
 
     def restore(self, folder: Any) -> None:
         """Load a snapshot's policy into the learner, and its value head into the critic when it kept one (otherwise
@@ -345,6 +389,9 @@ class Session:
         from . import snapshot
 
         meta, net = snapshot.load(Path(folder))
+        if len(self.modules) > 1 or meta.get("seat_nets"):
+            raise snapshot.SnapshotError(f"Snapshot {folder}: a learner that shares by team or agent, or plays one "
+                                         "team, cannot start from a snapshot yet.")
         hidden = list(self.spec.hidden)
         state = self.algo.learner_group.get_weights(module_ids=[self.module_id])[self.module_id]
         if list(meta["hidden"]) != hidden:

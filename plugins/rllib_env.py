@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
+from arena.learners import SHARING, seat_modules, team_seats  # noqa: F401 (SHARING: re-exported)
 from arena.match import argument_getter
 from arena.registry import Registry
 from arena.settings import Settings
@@ -93,7 +94,9 @@ def _shared(blocked: tuple[str, ...]) -> ProcessShared:
 class ArenaMultiAgentEnv(MultiAgentEnv):
     """An Arena game as an RLlib MultiAgentEnv. env_config: {"env": spec, "module": id, "table": {opponent: weight},
     "seed": int, "blocked": [plugin names not to load] (default: this process's settings), "max_loaded_opponents":
-    int, "opening_plies": K (episodes start after 0..K random plies), "lookahead": false, true or 3 (features version 2, 3 or 4)}."""
+    int, "opening_plies": K (episodes start after 0..K random plies), "lookahead": false, true or 3 (features version 2, 3 or 4),
+    "sharing": "all", "team" or "agent" (which module plays which seat: `seat_modules`), "team": a team name (the
+    learner plays only that team's seats, opponents the others; None: a side drawn per episode)}."""
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         super().__init__()
@@ -109,14 +112,23 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
             raise ValueError(f"{info.env_id}: {lookahead_unavailable(info)}")
         self.num_seats = info.num_seats
         self._obs_space = info.observation_space
-        flat = gym.spaces.flatten_space(self._obs_space) if self._obs_space is not None else None
-        if flat is None or not isinstance(flat, gym.spaces.Box):
-            raise ValueError(f"{info.env_id}: observations of type {type(self._obs_space).__name__} cannot be learned")
+        for space in info.observation_spaces or (self._obs_space,):
+            flat = gym.spaces.flatten_space(space) if space is not None else None
+            if flat is None or not isinstance(flat, gym.spaces.Box):
+                raise ValueError(f"{info.env_id}: observations of type {type(space).__name__} cannot be learned")
+        self.team = config.get("team")
+        self.playable = team_seats(info, self.team)  # the seats the learner may hold
+        if any(info.continuous(s) for s in self.playable):
+            raise ValueError(f"{info.env_id}: continuous (Box) actions cannot be learned yet; play it with "
+                             "continuous_actions=false")
+        self.seat_module = seat_modules(info, config.get("sharing", "all"), self.module)
+        self.sides = info.sides
+        self.margin = float(info.draw_margin)
         single = gym.spaces.Dict({
             "observations": gym.spaces.Box(-np.inf, np.inf, (feature_dim(info, self.features),), np.float32),
             "action_mask": gym.spaces.Box(0.0, 1.0, (info.num_actions,), np.float32),
         })
-        self.possible_agents = [agent_id(self.module, s) for s in range(self.num_seats)]
+        self.possible_agents = [self._agent(s) for s in self.playable]
         self.agents = []
         self.observation_spaces = {a: single for a in self.possible_agents}
         self.action_spaces = {a: gym.spaces.Discrete(info.num_actions) for a in self.possible_agents}
@@ -128,7 +140,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.opening_plies = int(config.get("opening_plies", 0))
         self.set_table(config.get("table") or {SELF: 1.0})
         self.outcomes: list[tuple[str, float]] = []  # (opponent, learner score) of finished episodes
-        self.returns: list[float] = []  # one-seat games: the learner's return in each finished episode
+        self.returns: list[float] = []  # one-side games: the learner's (mean) return in each finished episode
         self.illegal_actions = 0
 
     # -- the matchmaking table --------------------------------------------------------------------
@@ -136,6 +148,8 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         """Who the learner meets, with weights; SELF for self-play. Takes effect at the next episode."""
         if not table or any(w < 0 for w in table.values()) or sum(table.values()) <= 0:
             raise ValueError(f"a matchmaking table needs positive weights, got {dict(table)}")
+        if SELF in table and len(self.playable) < self.num_seats:
+            raise ValueError(f"a learner bound to team {self.team} cannot play itself (self-play needs every seat)")
         self.table = dict(table)
         self._names = list(self.table)
         weights = np.array([self.table[n] for n in self._names], dtype=float)
@@ -173,8 +187,10 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self.opponent = self._names[int(self.rng.choice(len(self._names), p=self._weights))]
         if self.opponent == SELF:
             self.learner_seats = set(range(self.num_seats))
-        else:
-            self.learner_seats = {int(self.rng.integers(self.num_seats))}
+        elif self.team is not None:
+            self.learner_seats = set(self.playable)
+        else:  # one side, drawn: a seat of a two-player game, a team of a simulation
+            self.learner_seats = set(self.sides[int(self.rng.integers(len(self.sides)))])
         self._bots = {}
         self._moves: list[tuple[int, int]] = []
         for seat in range(self.num_seats):
@@ -189,7 +205,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         self._opening(seed)
         self._seen: set[int] = set()
         self._paid = [0.0] * self.num_seats
-        self.agents = [agent_id(self.module, s) for s in sorted(self.learner_seats)]
+        self.agents = [self._agent(s) for s in sorted(self.learner_seats)]
         self._advance()
         return self._observations(), {}
 
@@ -252,7 +268,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
                 obs = features(self.game.info, self.game.observation(seat), self._moves, seat, self.features,
                                self.game.native_state() if self.features >= LOOKAHEAD else None)
                 mask = np.asarray(self.game.action_mask(seat), dtype=np.float32)
-                out[agent_id(self.module, seat)] = {"observations": obs, "action_mask": mask}
+                out[self._agent(seat)] = {"observations": obs, "action_mask": mask}
         return out
 
     def final_observation(self, seat: int) -> dict[str, np.ndarray]:
@@ -263,28 +279,33 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
         return {"observations": obs, "action_mask": np.zeros(self.game.info.num_actions, dtype=np.float32)}
 
     def _final_observations(self) -> dict[str, dict[str, np.ndarray]]:
-        return {agent_id(self.module, seat): self.final_observation(seat) for seat in sorted(self._seen)}
+        return {self._agent(seat): self.final_observation(seat) for seat in sorted(self._seen)}
 
     def _rewards(self) -> dict[str, float]:
         """Reward since the last step for every learner seat that has been observed, the final outcome included."""
         returns = self.game.returns()
         out = {}
         for seat in self._seen:
-            out[agent_id(self.module, seat)] = returns[seat] - self._paid[seat]
+            out[self._agent(seat)] = returns[seat] - self._paid[seat]
             self._paid[seat] = returns[seat]
         return out
 
     def _finish(self) -> None:
         returns = self.game.returns()
-        if self.num_seats == 1:
-            self.returns.append(float(returns[0]))
+        if len(self.sides) == 1:  # nobody to beat: one seat, or one team of everyone
+            self.returns.append(float(np.mean(returns)))
             return
         if self.opponent == SELF:
             return
-        (seat,) = self.learner_seats
-        mine = returns[seat]
-        beaten = sum(1.0 if mine > r else 0.5 if mine == r else 0.0 for s, r in enumerate(returns) if s != seat)
-        self.outcomes.append((self.opponent, beaten / (self.num_seats - 1)))
+        side = [float(np.mean([returns[s] for s in seats])) for seats in self.sides]
+        (mine,) = [i for i, seats in enumerate(self.sides) if set(seats) == self.learner_seats]
+        # the share of the other sides beaten, a tie (within the game's draw margin) counting half
+        beaten = sum(0.5 if abs(side[mine] - r) <= self.margin else float(side[mine] > r)
+                     for i, r in enumerate(side) if i != mine)
+        self.outcomes.append((self.opponent, beaten / (len(side) - 1)))
+
+    def _agent(self, seat: int) -> str:
+        return agent_id(self.seat_module[seat], seat)
 
 
 class _SeatBot:

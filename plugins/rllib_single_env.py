@@ -113,13 +113,13 @@ def single_agent_config(spec: Any) -> Any:
     from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
     from ray.rllib.core import DEFAULT_MODULE_ID
 
-    from .rllib_algorithms import MODULE, _config
+    from .rllib_algorithms import _config, game_info
 
     if spec.algo != "ppo":
         raise ValueError(f"the single-agent path is measured for ppo only, not {spec.algo}")
-    refuse_self_play(spec.table, spec.num_seats or 2)
+    refuse_self_play(spec.table, game_info(spec.env).num_seats)
     config = _config(spec)
-    module = config._rl_module_spec.rl_module_specs[MODULE]
+    (module,) = config._rl_module_spec.rl_module_specs.values()
     return (config
             .environment(ArenaSingleAgentEnv, env_config=dict(config.env_config), disable_env_checking=True)
             .multi_agent(policies={DEFAULT_MODULE_ID}, policy_mapping_fn=AlgorithmConfig.DEFAULT_POLICY_MAPPING_FN,

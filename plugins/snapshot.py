@@ -53,9 +53,10 @@ def build_net(meta: Mapping[str, Any], outputs: int | None = None) -> Any:
 
 
 def save(directory: Path, state_dict: Mapping[str, Any], meta: Mapping[str, Any],
-         value: Mapping[str, Any] | None = None) -> Path:
-    """Write a snapshot once: weights (and the value head's, with meta["value"] describing it) first, metadata last
-    (a folder without meta.json is not a snapshot)."""
+         value: Mapping[str, Any] | None = None, extra: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """Write a snapshot once: weights (and the value head's, with meta["value"] describing it; and the `extra`
+    networks of a learner with several modules, weights-1.pt, ..., with meta["seat_nets"] saying which network plays
+    which seat) first, metadata last (a folder without meta.json is not a snapshot)."""
     import torch
 
     if (directory / "meta.json").exists():
@@ -64,6 +65,8 @@ def save(directory: Path, state_dict: Mapping[str, Any], meta: Mapping[str, Any]
         raise ValueError("a value head's weights and meta['value'] come together")
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(dict(state_dict), directory / "weights.pt")
+    for i, more in enumerate(extra, 1):
+        torch.save(dict(more), directory / f"weights-{i}.pt")
     if value is not None:
         torch.save(dict(value), directory / "value.pt")
     meta = {**meta, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -75,12 +78,25 @@ def save(directory: Path, state_dict: Mapping[str, Any], meta: Mapping[str, Any]
 
 def load(directory: Path) -> tuple[dict[str, Any], Any]:
     """(metadata, torch net with the weights) of a snapshot folder; weights loaded with weights_only=True."""
+    meta, nets = load_all(directory)
+    return meta, nets[0]
+
+
+def load_all(directory: Path) -> tuple[dict[str, Any], list[Any]]:
+    """(metadata, every network: weights.pt, then weights-1.pt, ... of a snapshot with several modules)."""
     import torch
 
     try:
         meta = json.loads((directory / "meta.json").read_text())
-        net = build_net(meta)
-        net.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
+        seat_nets = meta.get("seat_nets") or [0]
+        count = 1 + max([i for i in seat_nets if i is not None], default=0)
+        nets = []
+        for i in range(count):
+            net = build_net(meta)
+            net.load_state_dict(torch.load(directory / (f"weights-{i}.pt" if i else "weights.pt"), map_location="cpu",
+                                           weights_only=True))
+            net.eval()
+            nets.append(net)
     except FileNotFoundError as e:
         raise SnapshotError(f"Snapshot {directory} is incomplete: {Path(e.filename).name} is missing.") from e
     except Exception as e:  # corrupt or foreign files: torch's own messages run to many lines
@@ -88,8 +104,7 @@ def load(directory: Path) -> tuple[dict[str, Any], Any]:
         detail = type(e).__name__ if "Unpickl" in type(e).__name__ else f"{type(e).__name__}: {first}"
         raise SnapshotError(f"Snapshot {directory} cannot be loaded ({detail}). "
                             "It may be corrupt; take a new snapshot or delete the folder.") from e
-    net.eval()
-    return meta, net
+    return meta, nets
 
 
 def load_value(directory: Path, meta: Mapping[str, Any]) -> Any:
@@ -118,7 +133,11 @@ class SnapshotPolicy:
 
     def __init__(self, greedy: bool = True):
         self.greedy = greedy
-        self.meta, self.net = load(self.directory)
+        self.meta, self.nets = load_all(self.directory)
+        self.net = self.nets[0]
+        # a learner with several modules (sharing by team or agent) kept one network per module; None: a seat it
+        # never played (it was bound to another team)
+        self.seat_nets: list[int | None] | None = self.meta.get("seat_nets")
         self.version = int(self.meta.get("features", 1))  # snapshots from before the seat feature still play
 
     def check(self, game: GameInfo) -> str | None:
@@ -126,6 +145,8 @@ class SnapshotPolicy:
             return f"it was trained on {self.meta['env']}"
         if game.num_actions != self.meta["num_actions"] or feature_dim(game, self.version) != self.meta["obs_dim"]:
             return f"its observation or action sizes do not match {game.env_id}"
+        if self.seat_nets is not None and len(self.seat_nets) != game.num_seats:
+            return f"it plays {len(self.seat_nets)} seats, {game.env_id} has {game.num_seats}"
         if self.version >= LOOKAHEAD:
             return lookahead_unavailable(game)
         return None
@@ -142,7 +163,13 @@ class SnapshotPolicy:
         x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"], self.version, c.get("state"))
                       for c in calls])
         with torch.no_grad():
-            logits = self.net(torch.from_numpy(x)).numpy().astype(np.float64)
+            if self.seat_nets is None:
+                logits = self.net(torch.from_numpy(x)).numpy().astype(np.float64)
+            else:
+                logits = np.empty((len(calls), int(self.meta["num_actions"])))
+                which = np.array([self._net_of(c["seat"]) for c in calls])
+                for i in set(which.tolist()):
+                    logits[which == i] = self.nets[i](torch.from_numpy(x[which == i])).numpy()
         actions = []
         for row, call in zip(logits, calls):
             row[np.asarray(call["action_mask"]) == 0] = -np.inf
@@ -152,6 +179,22 @@ class SnapshotPolicy:
             p = np.exp(row - row.max())
             actions.append(int(call["rng"].choice(len(p), p=p / p.sum())))
         return actions
+
+
+    def sides(self, game: GameInfo) -> list[int] | None:
+        """The sides (teams) whose every seat it has a network for; None: it plays any seat."""
+        if self.seat_nets is None or None not in self.seat_nets or len(self.seat_nets) != game.num_seats:
+            return None
+        return [i for i, seats in enumerate(game.sides) if all(self.seat_nets[s] is not None for s in seats)]
+
+    def _net_of(self, seat: int) -> int:
+        assert self.seat_nets is not None
+        net = self.seat_nets[seat]
+        if net is None:
+            playable = [s for s, n in enumerate(self.seat_nets) if n is not None]
+            raise SnapshotError(f"snapshot/{self.directory.name} never played seat {seat}: it was trained for seats "
+                                f"{', '.join(map(str, playable))} only.")
+        return net
 
 
 def policy_for(name: str) -> type[SnapshotPolicy]:

@@ -61,7 +61,7 @@ def test_arena_train_on_a_one_seat_env_scores_by_mean_return_on_the_return_leade
                "--num-envs-per-env-runner", "4", "--name", "cp", "--db", db, "--json", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     doc = json.loads(out.stdout)
-    assert doc["final"] == "snapshot/cp-it2" and "alone (one seat)" in out.stderr
+    assert doc["final"] == "snapshot/cp-it2" and "alone (one side)" in out.stderr
     assert "return" in out.stderr.split("iter    2")[1].splitlines()[0]  # the rolling mean return, per iteration
     mean, (lo, hi) = doc["scores"]["return"], doc["return_ci95"]
     assert 8 <= mean <= 500 and lo <= mean <= hi  # CartPole pays 1 a step, and any policy lasts 8 steps
@@ -93,8 +93,10 @@ def test_arena_train_on_three_seats_fills_the_other_seats_with_the_opponent(tmp_
 @pytest.mark.parametrize("args,fragment", [
     (["gymnasium/Taxi-v3", "--opponents", "random"], "has one seat: the learner plays alone"),
     (["gymnasium/Taxi-v3", "--stop-win-rate", "0.5"], "--stop-return R"),
-    (["openspiel/connect_four", "--stop-return", "3"], "--stop-return is for one-seat games"),
-    (["mpe/simple_tag", "--stop-iterations", "1"], "is played by teams"),
+    (["openspiel/connect_four", "--stop-return", "3"], "--stop-return is for games with one side"),
+    (["mpe/simple_spread", "--opponents", "random"], "has one side (a cooperative team)"),
+    (["mpe/simple_tag", "--hp", "team=prey"], "has no team 'prey'; its teams: adversaries, good"),
+    (["mpe/simple_tag", "--hp", "team=good", "--opponents", "self"], "cannot play itself"),
 ])
 def test_arena_train_refuses_options_that_do_not_fit_the_seats_before_ray_starts(args, fragment):
     out = _run("train", *args, timeout=120)

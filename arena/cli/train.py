@@ -28,7 +28,7 @@ from arena.features import setting_for
 @click.option("--stop-win-rate", type=FiniteFloatRange(0, 1), default=None,
               help="Stop once the learner scores this against every opponent (checked with match-runner games).")
 @click.option("--stop-return", type=FiniteFloatRange(), default=None,
-              help="One-seat games: stop once the learner's mean return reaches this (checked with match-runner "
+              help="Games with one side (one seat, a cooperative team): stop once the learner's mean return reaches this (checked with match-runner "
                    "games).")
 @click.option("--stop-minutes", type=FiniteFloatRange(min=0, min_open=True), default=10.0, show_default=True)
 @click.option("--stop-iterations", type=click.IntRange(min=1), default=None)
@@ -98,7 +98,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
         return _render_clone(doc)
     click.echo(f"Stopped ({doc['stop_reason']}) after {doc['iterations']} iterations, {doc['env_steps']:,} env steps, "
                f"{doc['minutes']:.1f} min; illegal actions sampled: {doc['illegal_actions']}.", err=True)
-    if "return_ci95" in doc:  # a one-seat game: scored by its mean return
+    if "return_ci95" in doc:  # a game with one side: scored by its mean return
         lo, hi = doc["return_ci95"]
         ci = f" (95% CI {lo:.2f} to {hi:.2f})" if lo is not None else ""
         return click.echo(f"Final snapshot: {doc['final']}; mean return {doc['scores']['return']:.2f}{ci} over "

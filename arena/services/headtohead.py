@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arena.errors import UsageError
-from arena.match import game_seed, opening_of, seat_order
+from arena.match import game_seed, opening_of, seat_orders
 from arena.openings import Book, describe
 from arena.parallel import GameJob, PlayOptions, plays_in_process, run_games
 from arena.services.progress import SILENT, Progress
@@ -103,7 +103,7 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     try:
         with contextlib.closing(stream):
             for job, result in stream:
-                order = seat_order(n, job.index)
+                order = job.order
                 played.append((order, result))
                 if recorder is not None:
                     recorder.add(result)
@@ -139,6 +139,11 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     }
 
 
+def _side_names(info: Any, sides: Sequence[int]) -> str:
+    names = info.team_names if info.teams else tuple(f"seat {i}" for i in range(info.num_seats))
+    return " and ".join(names[i] for i in sides)
+
+
 def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int, int, Any, list[str], Any,
                                                                              list[Any], list[GameJob]]:
     """(seed, games, GameInfo, display names, openings book, openings described, jobs) of a match, checked:
@@ -161,14 +166,19 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
         participants = [registry.make_policy(p) for p in request.policies]
         for policy in participants:
             policy.check(info)
+        orders = seat_orders([p.sides(info) for p in participants], games)
+        if not orders:
+            bound = ", ".join(f"{p.player_id} plays only {_side_names(info, p.sides(info))}" for p in participants
+                              if p.sides(info) is not None)
+            raise UsageError(f"No seating of these players fits {info.env_id}: {bound}.")
         book = Book(game, request.openings) if request.openings else None
         openings = book.openings(seed, -(-games // n)) if book else []
         described = describe(book, openings)
     finally:
         game.close()
     ids = [p.player_id for p in participants]  # canonical: what workers build and what the store keys games by
-    jobs = [GameJob(first_index + i, info.env_id, tuple(ids[j] for j in seat_order(n, i)), game_seed(seed, i),
-                    opening_of(openings, i, n)) for i in range(games)]
+    jobs = [GameJob(first_index + i, info.env_id, tuple(ids[j] for j in orders[i]), game_seed(seed, i),
+                    opening_of(openings, i, n), order=orders[i]) for i in range(games)]
     return seed, games, info, unique_names(ids), book, described, jobs
 
 
@@ -183,7 +193,8 @@ def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, sto
     """Several matches played as one batch of games (one pool of `workers` workers for all of them), stored as they
     finish; returns each match's first player's Standing (with one side, its score is the mean return). The games,
     their seeds and match ids are those that head_to_head would play for each request alone, so the store ends up
-    the same; what a batch saves is starting workers once instead of once per match. For league evaluation (no SPRT, no progress, no report)."""
+    the same; what a batch saves is starting workers once instead of once per match. For league evaluation (no
+    SPRT, no progress, no report)."""
     from arena.services.recording import Recorder
 
     plans, jobs = [], []
@@ -202,8 +213,7 @@ def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, sto
                     recorder.add(result)
     scores = []
     for start, (_, games, info, names, *_rest) in plans:
-        n = len(names)
-        mine = [(seat_order(n, i), played[start + i]) for i in range(games)]
+        mine = [(jobs[start + i].order, played[start + i]) for i in range(games)]
         scores.append(standings(names, mine)[0])
     return scores
 

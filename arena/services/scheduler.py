@@ -30,10 +30,11 @@ from arena.features import version_for
 from arena.learners import create_learner, restore
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
 from arena.ratings import conservative
-from arena.services.headtohead import HeadToHead, first_player_scores
+from arena.services.headtohead import HeadToHead, first_player_scores, first_player_standings
 from arena.services.leagues import stop_leftovers
-from arena.services.training import check_init
+from arena.services.training import RETURN, check_init
 from arena.store import leagues as state
+from arena.store import return_board
 
 
 def round_rng(seed: int, round_: int, what: str) -> np.random.Generator:
@@ -141,7 +142,8 @@ class Scheduler:
         trained = done + 1 if state.round_phase(self.store, lg.name, done + 1) == "trained" else done
         for x in lg.learners:
             self.sessions[x.name] = create_learner(
-                self.reg, x.algo, env=lg.env, table={SELF: 1.0}, hyperparameters=x.hyperparameters,
+                self.reg, x.algo, env=lg.env, table=self._fit_table(x, {SELF: 1.0}, state.pool(self.store, lg.name)),
+                hyperparameters=x.hyperparameters,
                 hidden=x.hidden, seed=lg.seed + len(self.sessions), resources=lg.resources)
             if trained:
                 path = self.checkpoint(x.name, trained)
@@ -157,9 +159,11 @@ class Scheduler:
                 self.echo(f"Learner {x.name} starts from snapshot/{folder.name}.")
 
     def _info(self) -> Any:
-        game = self.reg.make_game(self.league.env)
-        game.close()
-        return game.info
+        if getattr(self, "_game_info", None) is None:
+            game = self.reg.make_game(self.league.env)
+            game.close()
+            self._game_info = game.info
+        return self._game_info
 
     def _pretrain(self, x: Any) -> Path:
         """[learners.pretrain]: play and store the games (or take the dataset), export them, and clone them into
@@ -225,7 +229,7 @@ class Scheduler:
             mm_id, params = lg.matchmaking[x.role]
             table = self.reg.resolve("matchmaker", mm_id).load()(me, pool, payoff, ratings,
                                                                   round_rng(lg.seed, r, x.name), **params)
-            tables[x.name] = table or {SELF: 1.0}
+            tables[x.name] = self._fit_table(x, table or {SELF: 1.0}, pool)
         for x in lg.learners:
             session = self.sessions[x.name]
             session.set_table(tables[x.name])
@@ -233,8 +237,11 @@ class Scheduler:
                       + ", ".join(f"{o} {w:.2f}" for o, w in sorted(tables[x.name].items(), key=lambda kv: -kv[1])))
             for _ in range(lg.iterations_per_round):
                 started, steps = time.monotonic(), session.env_steps
-                for opponent, scores in session.train()["outcomes"].items():
+                result = session.train()
+                for opponent, scores in result["outcomes"].items():
                     outcomes.setdefault(x.name, {}).setdefault(opponent, []).extend(scores)
+                if result.get("returns"):  # a game with one side: the episodes' (mean team) returns
+                    outcomes.setdefault(x.name, {}).setdefault(RETURN, []).extend(result["returns"])
                 rate = (session.env_steps - steps) / max(time.monotonic() - started, 1e-9)
                 self.echo(f"  {x.name} iteration {session.iteration}: {session.env_steps:,} env steps, "
                           f"{rate:,.0f} steps/s")
@@ -242,7 +249,7 @@ class Scheduler:
         for x in lg.learners:
             session, me = self.sessions[x.name], pool.get(x.name)
             for opponent, scores in outcomes.get(x.name, {}).items():
-                if opponent != SELF:
+                if opponent not in (SELF, RETURN):
                     payoff.update(x.name, opponent, scores)
             name = self.copy_name(x.name, r)
             folder = self.reg.settings.snapshots / name
@@ -290,7 +297,11 @@ class Scheduler:
         if lg.eval_games == 0:
             return {}
         pool = state.pool(self.store, lg.name)
-        seats = self.reg.make_game(lg.env).info.num_seats
+        info = self._info()
+        if info.cooperative:
+            return self._evaluate_returns(r, pool)
+        seats = len(info.sides)  # one player per side: a seat, or a whole team
+        teams = self._teams(pool)
         top = self._leaderboard(pool)[:lg.eval_top] if lg.eval_top else []
         matches: list[tuple[str | None, str, HeadToHead]] = []  # (learner or None, opponent, the match)
 
@@ -305,7 +316,8 @@ class Scheduler:
             others = list(dict.fromkeys(o for o in others + top if o and o != me))
             for opponent in others:
                 players = [me, opponent] + [o for o in others if o != opponent][: seats - 2]
-                if len(players) == seats:
+                bound = [teams[p] for p in players if teams.get(p)]
+                if len(players) == seats and len(bound) == len(set(bound)):  # no two players bound to one team
                     match(players, eval_seed(lg.seed, r, me, opponent), lg.eval_games, x.name)
         if seats == 2 and lg.eval_top:  # the anchors meet each other once: without those games the pair
             fixed = [m.plays_as for m in pool.fixed()]  # table has a hole that Nash averaging reads as a tie
@@ -327,6 +339,42 @@ class Scheduler:
             if learner is not None:
                 scores.setdefault(learner, {})[opponent] = score
         return scores
+
+    def _evaluate_returns(self, r: int, pool: Pool) -> dict[str, dict[str, float]]:
+        """A game with one side (a one-seat env, a cooperative simulation): each learner's copy plays `games` games
+        alone, and each fixed player as many once, for the return leaderboard; returns {learner: {RETURN: mean}}."""
+        lg = self.league
+        matches: list[tuple[str | None, HeadToHead]] = []
+        for x in lg.learners:
+            me = pool.get(x.name).policy
+            matches.append((x.name, HeadToHead(lg.env, (me,), games=lg.eval_games, seed=eval_seed(lg.seed, r, me, ""),
+                                               event=lg.name)))
+        for fixed in (m.plays_as for m in pool.fixed()):
+            if fixed and state.games_between(self.store, lg.name, fixed, fixed) < lg.eval_games:
+                matches.append((None, HeadToHead(lg.env, (fixed,), games=lg.eval_games,
+                                                 seed=eval_seed(lg.seed, 0, fixed, ""), event=lg.name)))
+        played = first_player_standings(self.reg, [m for _, m in matches], store=self.store, event=lg.name,
+                                        workers=lg.eval_workers)
+        return {learner: {RETURN: standing.score} for (learner, _), standing in zip(matches, played) if learner}
+
+    def _teams(self, pool: Pool) -> dict[str, str]:
+        """The team each player bound to one is bound to: a team-bound learner's copies and snapshots."""
+        bound = {x.name: x.team for x in self.league.learners if x.team}
+        return {p: bound[m.learner] for m in pool.members if m.learner in bound
+                for p in (m.id, m.plays_as) if p}
+
+    def _fit_table(self, x: Any, table: dict[str, float], pool: Pool) -> dict[str, float]:
+        """A learner bound to a team meets only players of other teams, never itself: its matchmaker's table without
+        them (the fixed players, evenly, when nothing is left)."""
+        if self._info().cooperative:  # nobody to meet: the learner plays every agent
+            return {SELF: 1.0}
+        if not x.team:
+            return table
+        teams = self._teams(pool)
+        kept = {o: w for o, w in table.items() if o != SELF and teams.get(o) != x.team}
+        fixed = [m.plays_as for m in pool.fixed() if m.plays_as]
+        others = [m.plays_as for m in pool.learners() if m.plays_as and teams.get(m.plays_as) != x.team]
+        return kept or {o: 1.0 for o in fixed + others}
 
     def _leaderboard(self, pool: Pool) -> list[str]:
         """The league's players (fixed, pool snapshots, learners' current copies), best conservative rating first."""
@@ -373,6 +421,10 @@ class Scheduler:
             score = last.get("evaluation", {}).get(who, {}).get(self._plays_as(pool, player))
             if score is not None and score >= at_least:
                 return f"{who} scored {score:.2f} against {player}"
+        if lg.stop_return is not None:
+            for who, scores in last.get("evaluation", {}).items():
+                if scores.get(RETURN) is not None and scores[RETURN] >= lg.stop_return:
+                    return f"{who} reached a mean return of {scores[RETURN]:.2f}"
         if lg.stop_rating is not None:
             ratings = self._ratings()
             for m in pool.learners():
@@ -394,5 +446,9 @@ class Scheduler:
                       f" | evaluation: {ev or '-'}")
         for snap in summary.get("joined", []):
             self.echo(f"  snapshot: {snap} joined the pool")
+        if self._info().cooperative:  # nobody to beat: the best mean returns
+            board = return_board(self.store, env=lg.env, league=lg.name, top=5)
+            self.echo("  top (mean return): " + ", ".join(f"{b['player']} {b['mean_return']:.2f}" for b in board))
+            return
         top = sorted(((conservative(skill), p) for p, skill in self._ratings().items()), reverse=True)[:5]
         self.echo("  top: " + ", ".join(f"{p} {rating:.1f}" for rating, p in top))

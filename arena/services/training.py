@@ -24,16 +24,17 @@ from arena.services.progress import SILENT, Progress
 
 WINDOW = 200  # training episodes per opponent in the rolling win rate
 MIN_EPISODES = 30  # before a rolling win rate may trigger an evaluation
-RETURN = "return"  # a one-seat game's score: its mean episode return
+RETURN = "return"  # the score of a game with one side: its mean episode return
 
 
 @dataclass(frozen=True)
 class TrainRequest:
     env: str
     algo: str = "ppo"
-    opponents: Mapping[str, float] = field(default_factory=lambda: {"random": 1.0})  # spec (or "self") -> weight
+    # spec (or "self") -> weight; empty: random, or nobody in a game with one side
+    opponents: Mapping[str, float] = field(default_factory=dict)
     stop_win_rate: float | None = None  # stop once the learner scores this against every opponent (confirmed)
-    stop_return: float | None = None  # one-seat games: stop once the mean return reaches this (confirmed)
+    stop_return: float | None = None  # one-side games: stop once the mean return reaches this (confirmed)
     stop_minutes: float = 10.0
     stop_iterations: int | None = None
     name: str | None = None  # snapshot name prefix; default ALGO-GAME-TIME
@@ -91,7 +92,7 @@ def evaluate(registry: Any, env: str, player: str, opponents: list[str], games: 
 
 def evaluate_return(registry: Any, env: str, player: str, games: int, seed: int, *, store: Any = None,
                     workers: int = 1) -> tuple[float, tuple[float | None, float | None]]:
-    """A one-seat game: `player`'s mean return over `games` games, with its 95% interval (stored with a store, for
+    """A game with one side: `player`'s mean return over `games` games, with its 95% interval (stored with a store, for
     the return leaderboard)."""
     from arena.services.headtohead import HeadToHead, first_player_standings
     from arena.stats import mean_interval
@@ -126,7 +127,7 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     init = check_init(request.init, info, request.hidden, request.snapshots,
                       version_for(lookahead)) if request.init else None
     base = request.name or f"{request.algo}-{base_name(info.env_id)}-{time.strftime('%Y%m%d-%H%M%S')}"
-    whom = "alone (one seat)" if info.num_seats == 1 else "against " + ", ".join(
+    whom = "alone (one side)" if info.cooperative else "against " + ", ".join(
         f"{k} x{v:g}" for k, v in request.opponents.items())
     progress.say(f"Training {request.algo} on {info.env_id} {whom}; stop at {request.stop_minutes:g} min"
                  + (f" or a score of {request.stop_win_rate:g}" if request.stop_win_rate is not None else "")
@@ -149,22 +150,33 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
 
 
 def _check_seats(request: TrainRequest, info: Any) -> TrainRequest:
-    """The request with its table for this game: a one-seat game has no opponents (the learner plays alone, and is
-    stopped by its mean return); other games meet random unless told otherwise (and are stopped by a score)."""
-    if info.num_seats == 1:
+    """The request with its table for this game: a game with one side (one seat, or a cooperative team) has no
+    opponents (the learner plays alone, and is stopped by its mean return); other games meet random unless told
+    otherwise (and are stopped by a score). A simulation's agent-to-module mapping (`--hp sharing=..., team=...`)
+    must fit its agents."""
+    from arena.learners import mapping_problem
+
+    hp = request.hyperparameters
+    problem = mapping_problem(info, hp.get("sharing", "all"), hp.get("team"))
+    if problem:
+        raise ParameterError(problem + ".")
+    what = "one seat" if info.num_seats == 1 else "one side (a cooperative team)"
+    if info.cooperative:
         if [o for o in request.opponents if o != SELF]:
-            raise UsageError(f"{info.env_id} has one seat: the learner plays alone, with no opponents; leave out "
+            raise UsageError(f"{info.env_id} has {what}: the learner plays alone, with no opponents; leave out "
                              "--opponents.")
         if request.stop_win_rate is not None:
-            raise UsageError(f"{info.env_id} has one seat, so there is no win rate: stop at a mean return with "
+            raise UsageError(f"{info.env_id} has {what}, so there is no win rate: stop at a mean return with "
                              "--stop-return R.")
+        if hp.get("team"):
+            raise UsageError(f"{info.env_id} has {what}: the learner plays every agent; leave out team.")
         return replace(request, opponents={SELF: 1.0})
     if request.stop_return is not None:
-        raise UsageError(f"--stop-return is for one-seat games; {info.env_id} has {info.num_seats} seats: stop at a "
+        raise UsageError(f"--stop-return is for games with one side; {info.env_id} has {len(info.sides)}: stop at a "
                          "score with --stop-win-rate.")
-    if info.teams and len(info.teams) != info.num_seats:
-        raise UsageError(f"{info.env_id} is played by teams; train its agents in a league, which maps them to "
-                         "modules (docs/simulations.md#training).")
+    if hp.get("team") and SELF in request.opponents:
+        raise UsageError(f"A learner bound to team {hp['team']} cannot play itself: give --opponents for the other "
+                         "teams.")
     return request if request.opponents else replace(request, opponents={"random": 1.0})
 
 
@@ -242,8 +254,8 @@ class _Run:
                  progress: Progress):
         self.reg, self.store, self.req, self.env_id, self.learner, self.progress = (registry, store, request,
                                                                                      info.env_id, learner, progress)
-        self.seats = info.num_seats
-        # rolling scores per opponent; a one-seat game's rolling episode return, under RETURN
+        self.seats = len(info.sides)  # players in a match: one per seat, or one per team
+        # rolling scores per opponent; a one-side game's rolling episode return, under RETURN
         self.windows: dict[str, deque[float]] = {k: deque(maxlen=WINDOW) for k in request.opponents if k != SELF}
         if self.seats == 1:
             self.windows = {RETURN: deque(maxlen=WINDOW)}
@@ -307,7 +319,7 @@ class _Run:
             len(w) >= MIN_EPISODES and sum(w) / len(w) >= target for w in self.windows.values())
 
     def evaluate(self, name: str, opponents: list[str], seed: int) -> dict[str, float]:
-        """The snapshot's score against each opponent, or in a one-seat game {RETURN: its mean return}."""
+        """The snapshot's score against each opponent, or in a game with one side {RETURN: its mean return}."""
         if self.seats == 1:
             mean, self.interval = evaluate_return(self.reg, self.env_id, f"snapshot/{name}", self.req.eval_games,
                                                   seed, store=self.store, workers=self.req.workers)
