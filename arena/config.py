@@ -291,8 +291,8 @@ def load(path: str | Path, registry: Any = None) -> League:
         if mapping and game is not None:
             problem = mapping_problem(game.info, mapping.get("sharing", "all"), mapping.get("team"))
             if problem:
-                key = "sharing" if problem.startswith("sharing") else "team"
-                c.add(f"{p}.{key}", problem.removeprefix("sharing: "))
+                key, _, text = problem.partition(": ")
+                c.add(f"{p}.{key}" if key != "env" else "env", text)
         if isinstance(hp, dict):
             hp = {**hp, **mapping}
         learners.append(Learner(lname or f"learner{i}", algo, role, tuple(hidden), hp, init, pretrain))

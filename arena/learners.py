@@ -41,7 +41,15 @@ def team_seats(info: Any, team: str | None) -> tuple[int, ...]:
 
 
 def mapping_problem(info: Any, sharing: Any, team: Any) -> str | None:
-    """What is wrong with a learner's agent-to-module mapping on this game (`sharing`, `team`), or None."""
+    """What is wrong with a learner's agent-to-module mapping on this game (`sharing`, `team`), or None: one line
+    that starts with the key at fault ("sharing: ", "team: " or "env: ")."""
+    problem = _mapping_problem(info, sharing, team)
+    if problem is None or problem.split(": ", 1)[0] in ("sharing", "team", "env"):
+        return problem
+    return ("sharing: " if problem.startswith("sharing") else "team: ") + problem
+
+
+def _mapping_problem(info: Any, sharing: Any, team: Any) -> str | None:
     if team is not None and not isinstance(team, str):
         return f"team must be a team's name, not {team!r}"
     if isinstance(sharing, Mapping):
@@ -62,6 +70,9 @@ def mapping_problem(info: Any, sharing: Any, team: Any) -> str | None:
         modules = seat_modules(info, sharing)
     except ValueError as e:
         return str(e)
+    if any(info.continuous(s) for s in seats):
+        return (f"env: {info.env_id} has continuous (Box) actions, which learners cannot learn yet; train on "
+                "continuous_actions=false")
     unmapped = [info.seat_names[s] for s in seats if not modules[s]]
     if unmapped:
         return f"sharing: agent {', '.join(unmapped)} is mapped to no module (list it under one, or set team)"

@@ -551,3 +551,27 @@ def test_browser_league_page_refreshes_while_the_league_runs(site, page):
     finally:
         with open_store(site["db"]) as store:
             state.finish(store, "np", row["status"], row["stop_reason"], row["elapsed_s"])
+
+
+def test_games_with_one_side_have_a_return_board_on_the_page_and_in_the_json_twin(tmp_path):
+    """A one-seat game and a cooperative simulation: mean returns with intervals, as `arena leaderboard --json`."""
+    from starlette.testclient import TestClient
+
+    from arena.web import create_app
+
+    reg, db = Registry(), tmp_path / "r.db"
+    with open_store(db) as store:
+        head_to_head(reg, HeadToHead("gymnasium/CartPole-v1", ("random",), games=6, seed=1), store=store)
+        head_to_head(reg, HeadToHead("mpe/simple_spread", ("mpe-spread",), games=4, seed=1), store=store)
+    app = create_app(db, registry=reg, allowed_hosts=["127.0.0.1"], cache=0)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        rows = client.get("/api/leaderboard").json()
+        page = client.get("/leaderboard").text
+    result = CliRunner().invoke(build_cli(reg), ["leaderboard", "--json", "--db", str(db)], obj=reg)
+    assert rows == json.loads(result.stdout)
+    by_env = {r["env"]: r for r in rows}
+    assert set(by_env) == {"gymnasium/CartPole-v1", "mpe/simple_spread_v3"}
+    assert all(r["scored_by"] == "return" and r["return_lo"] <= r["mean_return"] <= r["return_hi"] for r in rows)
+    assert by_env["gymnasium/CartPole-v1"]["games"] == 6 and by_env["mpe/simple_spread_v3"]["games"] == 4
+    assert "No rated players" not in page and page.count('class="board returns"') == 2
+    assert f"{by_env['gymnasium/CartPole-v1']['mean_return']:.2f}" in page

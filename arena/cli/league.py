@@ -84,11 +84,12 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
                + (f" ({doc['stop_reason']})" if doc["stop_reason"] else "")
                + f"; {doc['rounds']} rounds done" + (", one more trained and in evaluation" if doc["in_progress"] else "")
                + f"; {doc['elapsed_min']:.1f} min; {doc['matches']} evaluation games stored.")
-    rows = sorted(doc["members"], key=lambda m: -(m["rating"] if m["rating"] is not None else -1e9))
+    by = "mean_return" if any(m.get("mean_return") is not None for m in doc["members"]) else "rating"
+    rows = sorted(doc["members"], key=lambda m: -(m[by] if m[by] is not None else -1e9))
     emit(rows, [("member", lambda m: m["id"]), ("kind", lambda m: m["kind"]), ("role", lambda m: m["role"] or ""),
                 ("plays as", lambda m: m["plays_as"] or "-"), ("iteration", lambda m: m["iteration"] or ""),
-                ("rating", lambda m: "" if m["rating"] is None else f"{m['rating']:.1f}"),
-                ("games", lambda m: m["games"])], fmt, title="Pool", right=("iteration", "rating", "games"))
+                (by.replace("_", " "), lambda m: "" if m[by] is None else f"{m[by]:.{3 if by == 'mean_return' else 1}f}"),
+                ("games", lambda m: m["games"])], fmt, title="Pool", right=("iteration", by.replace("_", " "), "games"))
 
 
 @league_group.command("status")

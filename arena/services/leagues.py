@@ -7,7 +7,7 @@ from typing import Any
 from arena import processes
 from arena.errors import UnknownIdError
 from arena.ratings import conservative
-from arena.store import Store
+from arena.store import Store, return_board
 from arena.store import leagues as state
 
 
@@ -20,13 +20,17 @@ def league_status(store: Store, name: str) -> dict[str, Any]:
     pool = state.pool(store, name, active_only=False)
     ratings = state.player_ratings(store, row["env"])
     matches = state.match_count(store, name)
+    # a game with one side has no ratings: its players' mean returns in this league's games instead
+    returns = {r["player"]: r for r in return_board(store, env=row["env"], league=name)}
     members = []
     for m in pool.members:
         rating = ratings.get(m.plays_as or "")
+        mean = returns.get(m.plays_as or "")
         members.append({"id": m.id, "kind": m.kind, "role": m.role, "round": m.round, "plays_as": m.plays_as,
                         "iteration": m.iteration, "steps": m.steps, "parent": m.parent,
                         "rating": None if rating is None else round(conservative(rating.skill), 2),
-                        "games": rating.games if rating else 0})
+                        "mean_return": None if mean is None else round(mean["mean_return"], 3),
+                        "games": rating.games if rating else mean["games"] if mean else 0})
     last = rounds[-1] if rounds else {}
     status, reason = row["status"], row["stop_reason"]
     if status == "running" and processes.here(row["run"]) and not processes.owner_alive(row["run"]):

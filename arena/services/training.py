@@ -159,7 +159,8 @@ def _check_seats(request: TrainRequest, info: Any) -> TrainRequest:
     hp = request.hyperparameters
     problem = mapping_problem(info, hp.get("sharing", "all"), hp.get("team"))
     if problem:
-        raise ParameterError(problem + ".")
+        key, _, text = problem.partition(": ")
+        raise ParameterError((text if key == "env" else f"--hp {key}: {text}") + ".")
     what = "one seat" if info.num_seats == 1 else "one side (a cooperative team)"
     if info.cooperative:
         if [o for o in request.opponents if o != SELF]:

@@ -57,14 +57,31 @@ def leaderboard_rows(store: Any, *, env: str | None = None, league: str | None =
                                 method=method, top=top)
 
 
+def leaderboard_json(store: Any, **options: Any) -> list[dict[str, Any]]:
+    """`arena leaderboard --json`: the rated rows, then (with games that have one side) the return leaderboard's,
+    each row with its `scored_by`."""
+    rows = leaderboard_rows(store, **options)
+    returns = rankings.return_board(store, env=resolve_env(store, options.get("env")), league=options.get("league"),
+                                    tournament=options.get("tournament"), top=options.get("top"))
+    if not returns:
+        return rows
+    return [{**r, "scored_by": "rating"} for r in rows] + [
+        {**r, "return_lo": r["return_ci95"][0], "return_hi": r["return_ci95"][1]} for r in returns]
+
+
 def leaderboard(store: Any, **options: Any) -> dict[str, Any]:
     """The leaderboard page: its rows by env, the rank inversions, and what else can be picked."""
     rows = leaderboard_rows(store, **options)
     by_env: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_env.setdefault(row["env"], []).append(row)
+    returns: dict[str, list[dict[str, Any]]] = {}  # games with one side: mean returns, no ratings
+    for row in rankings.return_board(store, env=resolve_env(store, options.get("env")), league=options.get("league"),
+                                     tournament=options.get("tournament"), top=options.get("top")):
+        returns.setdefault(row["env"], []).append(row)
     return {"options": {**options, "method_name": METHODS[options.get("method") or "trueskill"]},
             "boards": [{"env": e, "rows": r} for e, r in by_env.items()],
+            "return_boards": [{"env": e, "rows": r} for e, r in returns.items()],
             "inversions": rankings.inversions(rows), "methods": METHODS, **index(store)}
 
 

@@ -52,7 +52,7 @@ def routes(app: Any, handled: Any) -> list[Route]:
                 "method": text(r, "method") or "trueskill", "top": integer(r, "top", low=1, high=100_000)}
 
     twin("/leaderboard", "leaderboard.html", lambda r, s: docs.leaderboard(s, **board_options(r)),
-         api=lambda r, s: docs.leaderboard_rows(s, **board_options(r)), embed=False)
+         api=lambda r, s: docs.leaderboard_json(s, **board_options(r)), embed=False)
     twin("/player/{id:path}", "player.html", lambda r, s: docs.player(s, r.path_params["id"]))
     twin("/payoff", "payoff.html", lambda r, s: docs.payoff(
         s, env=text(r, "env"), league=text(r, "league"), tournament=text(r, "tournament"), registry=app.registry))
