@@ -48,3 +48,12 @@ class IncompatiblePolicyError(UsageError):
 
 class GameError(ArenaError):
     """A game adapter or env factory failed."""
+
+
+class Forfeit(Exception):
+    """Raised by a policy that gives up the game it is in (a remote agent that crashed, stalled or answered
+    garbage): the runner forfeits its seat with the message as the reason, and the match goes on."""
+
+
+class RemoteAgentError(UsageError):
+    """A remote agent (`exec:COMMAND`, `tcp:HOST:PORT`) that cannot be started, reached or understood at all."""

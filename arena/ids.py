@@ -35,6 +35,26 @@ def format_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
 
 
+REMOTE_PREFIXES = ("exec:", "tcp:")  # agents outside Arena (arena.remote): exec:COMMAND, tcp:HOST:PORT
+
+
+def is_remote(spec: str) -> bool:
+    """Whether a policy spec names an agent outside Arena; such a spec has no parameters to take apart."""
+    return spec.lstrip().startswith(REMOTE_PREFIXES)
+
+
+def remote_id(spec: str) -> str:
+    """The player id of a remote spec (arena.remote.client.canonical)."""
+    from arena.remote.client import canonical
+
+    return canonical(spec)
+
+
+def player_params(player: str) -> dict[str, Any]:
+    """The parameters written in a player id (none for a remote agent's)."""
+    return {} if is_remote(player) else parse_spec(player)[1]
+
+
 def parse_spec(text: str) -> tuple[str, dict[str, Any]]:
     """`ID:key=value,key=value` -> (ID, {key: value})."""
     id_, sep, rest = text.strip().partition(":")

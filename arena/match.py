@@ -11,7 +11,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from arena.errors import ArenaError, UsageError
+from arena.errors import ArenaError, Forfeit, UsageError
 from arena.openings import play as play_opening
 from arena.policy import BoundPolicy
 from arena.protocols import Game
@@ -82,14 +82,18 @@ class _Streams:
 
 
 def argument_getter(game: Game, seat: int, rng: np.random.Generator, moves: Sequence[tuple[int, int]],
-                    legal_now: Sequence[Sequence[int]] | None = None) -> Callable[[str], Callable[[], Any]]:
+                    legal_now: Sequence[Sequence[int]] | None = None,
+                    clock: Callable[[], float | None] | None = None) -> Callable[[str], Callable[[], Any]]:
     """For one seat: name -> zero-argument getter of what a policy may ask for (policy.ACT_ARGUMENTS).
 
     `moves` is the game's (seat, action) list, read live; `legal_now`, when given, caches each seat's legal moves
-    for the current turn (the runner fetches them once to check the action too).
+    for the current turn (the runner fetches them once to check the action too); `clock()` is the seat's time
+    for this move (None: unlimited).
     """
 
     def get(name: str) -> Callable[[], Any]:
+        if name == "time_left":
+            return clock if clock is not None else (lambda: None)
         if name == "legal_actions":
             return (lambda: legal_now[seat]) if legal_now is not None else (lambda: game.legal_actions(seat))
         if name in ("observation", "action_mask"):
@@ -118,17 +122,20 @@ GameLoop = Generator[MoveRequest, Outcome, MatchResult]
 
 
 def play_game(game: Game, policies: Sequence[BoundPolicy], seed: int, *, record_moves: bool = False,
-              move_timeout: float | None = None, opening: Sequence[int] = (),
+              move_timeout: float | None = None, opening: Sequence[int] = (), game_timeout: float | None = None,
               _streams: _Streams | None = None) -> MatchResult:
     """Play one game, policies[i] in seat i. The same seed and policies give the same game.
 
     `opening` (actions, see arena.openings) is played right after the reset, before any policy is bound or acts;
     its moves count in the result's moves and length.
     A policy's failure forfeits its seat. A failure of the game itself gives a result with `error`
-    set and no outcome, so a long run goes on and the failure is kept.
+    set and no outcome, so a long run goes on and the failure is kept. `move_timeout` bounds each move and
+    `game_timeout` each player's thinking time over the whole game (a chess clock without increment); running past
+    either forfeits.
     """
     opening = tuple(opening)
-    loop = _play(game, policies, seed, record_moves, move_timeout, _streams, batching=False, opening=opening)
+    loop = _play(game, policies, seed, record_moves, move_timeout, _streams, batching=False, opening=opening,
+                 game_timeout=game_timeout)
     return _advance(loop, None, game, policies, seed, opening)  # type: ignore[return-value]  # never asks without batching
 
 
@@ -148,7 +155,8 @@ def _advance(loop: GameLoop, outcome: Outcome | None, game: Game, policies: Sequ
 
 
 def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: bool, move_timeout: float | None,
-          _streams: _Streams | None, batching: bool, opening: tuple[int, ...] = ()) -> GameLoop:
+          _streams: _Streams | None, batching: bool, opening: tuple[int, ...] = (),
+          game_timeout: float | None = None) -> GameLoop:
     """The game loop. With `batching`, a seat whose policy acts in batches is asked for through a MoveRequest.
 
     `policies` hold one policy per seat, or one per team of a game with teams: then each policy acts for every
@@ -177,9 +185,14 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
     forfeits: dict[int, str] = {}
     legal_now: list[Sequence[int]] = [()] * n  # each seat's legal moves this turn, fetched once
     boxes = [info.action_spaces[s] if info.continuous(s) else None for s in range(n)]
+    used = [0.0] * len(policies)  # each player's thinking time so far (counted with a game clock)
+
+    def time_left(seat: int) -> float | None:
+        left = None if game_timeout is None else max(0.0, game_timeout - used[owner[seat]])
+        return move_timeout if left is None else left if move_timeout is None else min(left, move_timeout)
 
     def getter(seat: int) -> Callable[[str], Callable[[], Any]]:
-        return argument_getter(game, seat, rngs[seat], moves, legal_now)
+        return argument_getter(game, seat, rngs[seat], moves, legal_now, lambda: time_left(seat))
 
     acts = []
     seat_policies = [policies[owner[s]] for s in range(n)]
@@ -196,6 +209,8 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
             _call(reset, move_timeout)
         except _MoveTimeout:
             forfeits[seat] = f"reset timed out after {move_timeout}s"
+        except Forfeit as e:
+            forfeits[seat] = f"reset: {e}"
         except Exception as e:
             forfeits[seat] = f"reset raised {type(e).__name__}: {e}"
     to_move, legal_actions, step, record = game.to_move, game.legal_actions, game.step, moves.extend
@@ -213,14 +228,21 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
                 if isinstance(action, str):
                     forfeits[seat] = action
                     continue
-            else:
+            elif game_timeout is None:
                 try:
                     action = acts[seat]() if move_timeout is None else _call(acts[seat], move_timeout)
                 except _MoveTimeout:
                     forfeits[seat] = f"timed out after {move_timeout}s"
                     continue
+                except Forfeit as e:
+                    forfeits[seat] = str(e)
+                    continue
                 except Exception as e:
                     forfeits[seat] = f"raised {type(e).__name__}: {e}"
+                    continue
+            else:
+                action = _timed_move(acts[seat], seat, time_left(seat), used, owner[seat], game_timeout, forfeits)
+                if seat in forfeits:
                     continue
             if boxes[seat] is not None:
                 checked = box_action(action, boxes[seat])
@@ -252,8 +274,41 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
         deterministic=_deterministic(game),
     )
     if info.teams and len(info.teams) < n:
-        return team_result(result, info.teams, info.team_names, info.draw_margin, by_team)
+        result = team_result(result, info.teams, info.team_names, info.draw_margin, by_team)
+    told: set[int] = set()
+    for player, policy in enumerate(policies):
+        if policy.game_over is not None and id(policy) not in told:
+            told.add(id(policy))
+            try:
+                policy.game_over(player, result)
+            except Exception:  # a courtesy: the game is decided, and a policy that fails here fails its next game
+                pass
     return result
+
+
+_TIMED_OUT = object()
+
+
+def _timed_move(act: Callable[[], Any], seat: int, limit: float | None, used: list[float], player: int,
+                game_timeout: float, forfeits: dict[int, str]) -> Any:
+    """One move on a game clock: the action, or None with the seat's forfeit recorded."""
+    start = time.perf_counter()
+    try:
+        action = _call(act, limit)
+    except _MoveTimeout:
+        action = _TIMED_OUT
+    except Forfeit as e:
+        forfeits[seat] = str(e)
+        return None
+    except Exception as e:
+        forfeits[seat] = f"raised {type(e).__name__}: {e}"
+        return None
+    finally:
+        used[player] += time.perf_counter() - start
+    if action is _TIMED_OUT or used[player] > game_timeout:
+        forfeits[seat] = (f"ran out of its {game_timeout:g}s for the game" if used[player] >= game_timeout - 1e-3
+                          else f"timed out after {limit:g}s")
+    return action
 
 
 def box_action(action: Any, space: Any) -> np.ndarray | str:
@@ -301,20 +356,24 @@ def _deterministic(game: Game) -> bool:
 
 
 def play_lockstep(tables: Sequence[tuple[Any, ...]], *, record_moves: bool = False,
-                  move_timeout: float | None = None) -> Iterator[tuple[int, MatchResult]]:
+                  move_timeout: float | None = None, game_timeout: float | None = None
+                  ) -> Iterator[tuple[int, MatchResult]]:
     """Play several games at once, each (game, policies by seat, seed[, opening]) on its own Game object; yields
     (index, result).
 
     Each turn, the moves every batching policy owes across the games go to its act_batch in one call, so a learned
     policy runs one forward pass for many boards. A game's moves are those play_game would make with the same
     seed. A batch that fails or runs past move_timeout times its size forfeits each seat it was asked for.
+    The game clock (game_timeout) counts the policies that act one move at a time; a batch is bounded by
+    move_timeout alone.
     """
     loops: dict[int, GameLoop] = {}
     waiting: dict[int, MoveRequest] = {}
     answers: dict[int, Outcome | None] = {}
     openings = [tuple(table[3]) if len(table) > 3 else () for table in tables]
     for i, (game, policies, seed, *_) in enumerate(tables):
-        loops[i] = _play(game, policies, seed, record_moves, move_timeout, None, batching=True, opening=openings[i])
+        loops[i] = _play(game, policies, seed, record_moves, move_timeout, None, batching=True, opening=openings[i],
+                         game_timeout=game_timeout)
         answers[i] = None
     while answers:
         for i, outcome in answers.items():

@@ -43,6 +43,7 @@ class GameJob:
 class PlayOptions:
     record_moves: bool = False
     move_timeout: float | None = None
+    game_timeout: float | None = None  # each player's thinking time over a game (arena.match.play_game)
 
 
 def chunks(jobs: Sequence[GameJob]) -> list[list[GameJob]]:
@@ -74,6 +75,7 @@ class ChunkPlayer:
             policy = self.reg.make_policy(spec)
             if policy.batchable and policy.resets is False:
                 key = (spec, -1, -1)
+            policy.start()  # a remote agent starts here, outside any game's clock
             self.policies[key] = policy
         return self.policies[key]
 
@@ -88,13 +90,18 @@ class ChunkPlayer:
                 games.append(self.reg.make_game(job.env))
             tables.append((games[k - 1], [self.policy(p, k, seat) for seat, p in enumerate(job.players)], job.seed,
                            job.opening))
-        for i, result in play_lockstep(tables, record_moves=options.record_moves, move_timeout=options.move_timeout):
+        for i, result in play_lockstep(tables, record_moves=options.record_moves, move_timeout=options.move_timeout,
+                                       game_timeout=options.game_timeout):
             yield jobs[i], result
 
     def close(self) -> None:
+        """Close the games, and the policies that hold something (a remote agent's process)."""
         for games in self.games.values():
             for game in games:
                 game.close()
+        for policy in self.policies.values():
+            policy.close()
+        self.policies.clear()
 
 
 def crashed(job: GameJob, why: str) -> MatchResult:
@@ -159,12 +166,15 @@ def _worker_main(conn: Connection, options: PlayOptions) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # so is SIGTERM (sent to the whole group by `timeout`)
     try:
         player = ChunkPlayer()
-        while True:
-            chunk = conn.recv()
-            if chunk is None:
-                break
-            for job, result in player.play(chunk, options):
-                conn.send(("result", None, (job, result)))
+        try:
+            while True:
+                chunk = conn.recv()
+                if chunk is None:
+                    break
+                for job, result in player.play(chunk, options):
+                    conn.send(("result", None, (job, result)))
+        finally:
+            player.close()
     except ArenaError as e:  # e.g. a policy that cannot be built here: the same error the parent would raise
         conn.send(("fail", e.exit_code, str(e)))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

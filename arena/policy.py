@@ -10,7 +10,9 @@ from arena.errors import ArenaError, IncompatiblePolicyError, ParameterError, Pl
 from arena.types import GameInfo, Registration
 
 # The names a policy's act/reset/check may ask for; the runner passes only what is asked.
-ACT_ARGUMENTS = ("observation", "action_mask", "legal_actions", "state", "seat", "rng", "history", "game")
+# time_left: the seconds this move may take (the tighter of the move and game clocks), None when unlimited.
+ACT_ARGUMENTS = ("observation", "action_mask", "legal_actions", "state", "seat", "rng", "history", "game",
+                 "time_left")
 
 
 def _wanted(fn: Callable[..., Any]) -> tuple[tuple[str, ...], bool]:
@@ -81,6 +83,21 @@ class BoundPolicy:
         # act_batch(calls) -> actions, each call a dict of the arguments act asks for: many games' moves at once
         self.batchable = callable(getattr(obj, "act_batch", None))
         self.resets = self._reset is not None  # keeps per-game state: one instance per game in progress
+        # Optional lifetime hooks (a remote agent's process): start() before the first game, outside any clock;
+        # game_over(seat, result) after each game, seat being the policy's seat (or team) in the result; close()
+        # once its player is done with it.
+        over = getattr(obj, "game_over", None)
+        self.game_over = over if callable(over) else None
+
+    def start(self) -> None:
+        start = getattr(self.obj, "start", None)
+        if callable(start):
+            start()
+
+    def close(self) -> None:
+        close = getattr(self.obj, "close", None)
+        if callable(close):
+            close()
 
     def check(self, game: GameInfo) -> None:
         """Raise IncompatiblePolicyError if this policy cannot play the game."""

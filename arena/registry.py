@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 
 from arena.errors import ArenaError, DuplicateIdError, GameError, ParameterError, PluginError, UnknownIdError
-from arena.ids import format_spec, parse_spec, split_version, valid_id
+from arena.ids import format_spec, is_remote, parse_spec, remote_id, split_version, valid_id
 from arena.settings import Settings
 from arena.policy import BoundPolicy, build_policy, coerce_params, default_params
 from arena.types import KINDS, Registration
@@ -137,6 +137,8 @@ class Registry:
 
     def _policy_spec(self, spec: str) -> tuple[Registration, dict[str, Any], str]:
         """(registration, checked parameters, canonical player id) of a policy spec, resolved once."""
+        if is_remote(spec):  # exec:COMMAND, tcp:HOST:PORT: an agent outside Arena (arena.remote)
+            return _REMOTE, {}, remote_id(spec)
         id_, params = parse_spec(spec)
         reg = self.resolve("policy", id_)
         defaults = default_params(reg)
@@ -148,10 +150,16 @@ class Registry:
         return self._policy_spec(spec)[2]
 
     def make_policy(self, spec: str) -> BoundPolicy:
-        return build_policy(*self._policy_spec(spec))
+        reg, params, player = self._policy_spec(spec)
+        if reg is _REMOTE:
+            from arena.remote.client import RemotePolicy
+
+            return BoundPolicy(player, RemotePolicy(player))
+        return build_policy(reg, params, player)
 
 
 _MISSING = object()
+_REMOTE = Registration("policy", "remote", None, "arena")
 
 
 def with_teams(info: Any, teams: Mapping[str, Any], reg: Registration) -> Any:

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import (MAX_GAMES, db_option, json_option, move_timeout_option, ray_option, seed_option,
-                               workers_option)
+from arena.cli.options import (MAX_GAMES, db_option, game_timeout_option, json_option, move_timeout_option,
+                               ray_option, seed_option, workers_option)
 from arena.output import BarProgress, print_json, print_table
 
 
@@ -32,12 +32,14 @@ def openings_option() -> Any:
 @json_option("Print one JSON document instead of a table.")
 @click.option("--moves", "record_moves", is_flag=True, help="Record every game's moves (in --json output).")
 @move_timeout_option()
+@game_timeout_option()
 @openings_option()
 @db_option("Store every game, with its rating update, in this Arena store", optional=True)
 @click.pass_context
 def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: int | None, seed: int | None,
               sprt_text: str | None, workers: int, ray_address: str | None, as_json: bool, record_moves: bool,
-              move_timeout: float | None, openings: str | None, db_path: str | None) -> None:
+              move_timeout: float | None, game_timeout: float | None, openings: str | None,
+              db_path: str | None) -> None:
     """Play GAMES games of ENV between POLICIES (one per seat; seats rotate between games).
 
     \b
@@ -52,7 +54,7 @@ def match_cmd(ctx: click.Context, env: str, policies: tuple[str, ...], games: in
 
     request = HeadToHead(env, policies, games=games, seed=seed, sprt=SprtSpec.parse(sprt_text) if sprt_text else None,
                          workers=workers, ray_address=ray_address, record_moves=record_moves,
-                         move_timeout=move_timeout, openings=openings)
+                         move_timeout=move_timeout, game_timeout=game_timeout, openings=openings)
     with contextlib.ExitStack() as stack:
         store = stack.enter_context(open_store(db_path, create_on_use=True)) if db_path else None
         doc = head_to_head(ctx.find_root().obj, request, store=store, progress=BarProgress())

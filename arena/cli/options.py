@@ -60,7 +60,14 @@ def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside
 
 def move_timeout_option() -> Decorator:
     return click.option("--move-timeout", type=FiniteFloatRange(min=0, min_open=True), default=None,
-                        help="Seconds a policy may think per move before it forfeits (default: no limit).")
+                        help="Seconds a policy may think per move before it forfeits (default: no limit; a remote "
+                             "agent gets 10).")
+
+
+def game_timeout_option() -> Decorator:
+    return click.option("--game-timeout", type=FiniteFloatRange(min=0, min_open=True), default=None,
+                        help="Seconds a policy may think over a whole game before it forfeits (a chess clock; "
+                             "default: no limit).")
 
 
 def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -5,8 +5,8 @@ from typing import Any
 
 import click
 
-from arena.cli.options import (MAX_GAMES, db_option, json_option, move_timeout_option, ray_option, seed_option,
-                               workers_option)
+from arena.cli.options import (MAX_GAMES, db_option, game_timeout_option, json_option, move_timeout_option,
+                               ray_option, seed_option, workers_option)
 from arena.cli.match import openings_option
 from arena.output import BarProgress, print_json, print_table
 from arena.tournament import FORMATS
@@ -28,14 +28,15 @@ from arena.tournament import FORMATS
 @workers_option()
 @ray_option()
 @move_timeout_option()
+@game_timeout_option()
 @openings_option()
 @db_option("The Arena store that keeps the tournament, its games and ratings")
 @json_option("Print standings, crosstable and payoff as one JSON document.")
 @click.pass_context
 def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: str, rounds: int | None,
                    games_per_pair: int, name: str | None, resume: bool, seed: int | None, workers: int,
-                   ray_address: str | None, move_timeout: float | None, openings: str | None, db_path: str,
-                   as_json: bool) -> None:
+                   ray_address: str | None, move_timeout: float | None, game_timeout: float | None,
+                   openings: str | None, db_path: str, as_json: bool) -> None:
     """Play a tournament of ENV between PLAYERS and print standings, a crosstable and a payoff matrix.
 
     \b
@@ -51,7 +52,7 @@ def tournament_cmd(ctx: click.Context, env: str, players: tuple[str, ...], fmt: 
 
     request = TournamentRequest(env, players, format=fmt, rounds=rounds, games_per_pair=games_per_pair, name=name,
                                 seed=seed, resume=resume, workers=workers, ray_address=ray_address,
-                                move_timeout=move_timeout, openings=openings)
+                                move_timeout=move_timeout, game_timeout=game_timeout, openings=openings)
     with open_store(db_path, create_on_use=True) as store:
         doc = run_tournament(ctx.find_root().obj, store, request, progress=BarProgress(quiet=as_json))
     if as_json:

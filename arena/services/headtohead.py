@@ -32,6 +32,7 @@ class HeadToHead:
     ray_address: str | None = None
     record_moves: bool = False
     move_timeout: float | None = None
+    game_timeout: float | None = None  # each player's thinking time per game (arena.match.play_game)
     event: str | None = None  # the event the stored games belong to (a league's name), part of their match ids
     openings: str | None = None  # arena.openings spec: game i starts from opening i // seats ("random:plies=4", a file)
 
@@ -99,7 +100,8 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     interrupted = False
     progress.start(info.env_id, games)
     stream = run_games(jobs, workers=request.workers, ray_address=request.ray_address, registry=registry,
-                       options=PlayOptions(record_moves=request.record_moves, move_timeout=request.move_timeout))
+                       options=PlayOptions(record_moves=request.record_moves, move_timeout=request.move_timeout,
+                                           game_timeout=request.game_timeout))
     try:
         with contextlib.closing(stream):
             for job, result in stream:
@@ -149,9 +151,9 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
     """(seed, games, GameInfo, display names, openings book, openings described, jobs) of a match, checked:
     seats, SPRT's two players, every policy able to play the game. Job indices start at `first_index`."""
     seed = random.randrange(2**31) if request.seed is None else request.seed
-    timeout = request.move_timeout
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):  # NaN would forfeit every move
-        raise UsageError(f"--move-timeout must be a finite number of seconds above 0, got {timeout!r}.")
+    for option, timeout in (("--move-timeout", request.move_timeout), ("--game-timeout", request.game_timeout)):
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):  # NaN would forfeit every move
+            raise UsageError(f"{option} must be a finite number of seconds above 0, got {timeout!r}.")
     spec = request.sprt
     games = request.games or (20_000 if spec else 10)
     game = registry.make_game(request.env)

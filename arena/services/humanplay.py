@@ -97,6 +97,8 @@ class HumanGame:
         except Exception as e:  # a policy plugin or the game failing: the game ends with the reason
             self.error = f"{type(e).__name__}: {e}"
         finally:
+            for policy in policies:
+                policy.close()  # a remote opponent's process ends with the game
             with self._cond:
                 self._waiting = False
                 self._cond.notify_all()

@@ -33,6 +33,7 @@ class TournamentRequest:
     workers: int = 1
     ray_address: str | None = None
     move_timeout: float | None = None
+    game_timeout: float | None = None  # each player's thinking time per game (arena.match.play_game)
     openings: str | None = None  # arena.openings spec: each pairing's games 2k and 2k+1 share the round's opening k
 
 
@@ -123,7 +124,7 @@ def _play(store: Any, spec: t.TournamentSpec, request: TournamentRequest, progre
           openings: t.Openings | None = None) -> None:
     from arena.services.recording import Recorder
 
-    options = PlayOptions(move_timeout=request.move_timeout)
+    options = PlayOptions(move_timeout=request.move_timeout, game_timeout=request.game_timeout)
     progress.say(f"Tournament {spec.name}: {spec.format}, {len(spec.players)} players, {spec.rounds} round(s), "
                  f"{spec.games_per_pair} games per pairing, seed {spec.seed}, store {store.path}")
     done_rounds: list[list[t.Pairing]] = []

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlite_utils
 
-from arena.registry import parse_spec
+from arena.ids import player_params
 from arena.types import MatchResult
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ class MatchesAndRatings:
             return Recorded(None, mid)  # this match id is stored already
         seq = inserted.lastrowid
         assert seq is not None
-        write_players(conn, [{"id": p, "kind": kinds.get(p, "policy"), "params": parse_spec(p)[1], "created_at": at}
+        write_players(conn, [{"id": p, "kind": kinds.get(p, "policy"), "params": player_params(p), "created_at": at}
                              for p in dict.fromkeys(result.players)], update=False)
         teams = list(teams) if teams is not None else [result.side(s) for s in range(result.num_seats)]
         conn.executemany(
