@@ -196,7 +196,9 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
 
     acts = []
     seat_policies = [policies[owner[s]] for s in range(n)]
-    batched = [batching and p.batchable for p in seat_policies]
+    # a policy grouped across games (remote agents) acts one move at a time under a game clock, which then times
+    # exactly its own thinking
+    batched = [batching and p.batchable and not (p.grouped and game_timeout is not None) for p in seat_policies]
     reset_done: set[int] = set()
     for seat, policy in enumerate(seat_policies):
         act, reset = policy.bind(getter(seat))
@@ -385,15 +387,22 @@ def play_lockstep(tables: Sequence[tuple[Any, ...]], *, record_moves: bool = Fal
             else:
                 waiting[i] = step
         answers = {}
-        by_policy: dict[int, list[int]] = {}
+        by_policy: dict[Any, list[int]] = {}
         for i, request in waiting.items():
-            by_policy.setdefault(id(request.policy.obj), []).append(i)
+            policy = request.policy
+            by_policy.setdefault(type(policy.obj) if policy.grouped else id(policy.obj), []).append(i)
         for games in by_policy.values():
             policy = waiting[games[0]].policy
             calls = [waiting[i].args for i in games]
             budget = None if move_timeout is None else move_timeout * len(calls)
             try:
-                actions = list(_call(lambda: policy.obj.act_batch(calls), budget))
+                if policy.grouped:
+                    objs = [waiting[i].policy.obj for i in games]
+                    actions = list(_call(lambda: type(policy.obj).act_group(objs, calls), budget))
+                    actions = [str(a) if isinstance(a, Forfeit) else
+                               f"raised {type(a).__name__}: {a}" if isinstance(a, Exception) else a for a in actions]
+                else:
+                    actions = list(_call(lambda: policy.obj.act_batch(calls), budget))
                 if len(actions) != len(calls):
                     raise ValueError(f"act_batch returned {len(actions)} actions for {len(calls)} moves")
                 answers.update(zip(games, actions))

@@ -80,8 +80,12 @@ class BoundPolicy:
         probs, value = getattr(obj, "action_probabilities", None), getattr(obj, "value", None)
         self.probabilities_call = _Call(probs) if callable(probs) else None
         self.value_call = _Call(value) if callable(value) else None
-        # act_batch(calls) -> actions, each call a dict of the arguments act asks for: many games' moves at once
-        self.batchable = callable(getattr(obj, "act_batch", None))
+        # act_batch(calls) -> actions, each call a dict of the arguments act asks for: many games' moves at once.
+        # act_group(objs, calls), a static method of the policy's class: the moves of several games at once where
+        # each game has its own instance (a remote agent per game); an item is the action, or an exception that
+        # forfeits that game alone.
+        self.grouped = callable(getattr(type(obj), "act_group", None))
+        self.batchable = callable(getattr(obj, "act_batch", None)) or self.grouped
         self.resets = self._reset is not None  # keeps per-game state: one instance per game in progress
         # Optional lifetime hooks (a remote agent's process): start() before the first game, outside any clock;
         # game_over(seat, result) after each game, seat being the policy's seat (or team) in the result; close()
@@ -93,6 +97,7 @@ class BoundPolicy:
         start = getattr(self.obj, "start", None)
         if callable(start):
             start()
+            self.act_call = _Call(self.obj.act)  # a started policy may ask for less (a remote agent's hello)
 
     def close(self) -> None:
         close = getattr(self.obj, "close", None)

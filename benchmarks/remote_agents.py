@@ -71,23 +71,36 @@ def main() -> None:
         port = int(server.stderr.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
         tcp = f"tcp:127.0.0.1:{port}"
         play((exe, "random"), 8)  # warm up: imports, the first processes
-        times: dict[str, list[float]] = {"in process": [], "exec:": [], "tcp:": [], "exec: (all fields)": []}
-        moves: dict[str, int] = {}
+        specs = {"in process": "random", "exec:": exe, "tcp:": tcp, "exec: (all fields)": full}
+        small, big = 8, args.games  # the marginal cost per move leaves out what a match pays once (agent start-up)
+        times: dict[str, list[tuple[float, float]]] = {label: [] for label in specs}
+        moves: dict[str, tuple[int, int]] = {}
         for _ in range(args.rounds):
-            for label, spec in (("in process", "random"), ("exec:", exe), ("tcp:", tcp), ("exec: (all fields)", full)):
-                took, n = play((spec, "random"), args.games)
-                times[label].append(took)
-                moves[label] = n
-        base = statistics.median(times["in process"])
-        print(f"{GAME}, {args.games} games against random, one worker, median of {args.rounds} rounds:\n")
-        print("| Player | Seconds | Its moves | Cost per move over in-process |")
-        print("|---|---|---|---|")
+            for label, spec in specs.items():
+                (t0, m0), (t1, m1) = play((spec, "random"), small), play((spec, "random"), big)
+                times[label].append((t1, (t1 - t0) / (m1 - m0)))
+                moves[label] = (m0, m1)
+        base = statistics.median(per for _, per in times["in process"])
+        print(f"{GAME} against random, one worker, median of {args.rounds} rounds; per move: the marginal time "
+              f"between a {small}-game and a {big}-game match over the player's extra moves\n")
+        print(f"| Player | Seconds for {big} games | Its moves | Time per move | Cost per move over in-process |")
+        print("|---|---|---|---|---|")
         for label, runs in times.items():
-            t = statistics.median(runs)
-            extra = "" if label == "in process" else f"{(t - base) / moves[label] * 1e6:.0f} µs"
-            print(f"| {label} | {t:.2f} | {moves[label]:,} | {extra} |")
-        print()
-        print("| exec: agent against random | Games/s |")
+            t, per = statistics.median(t for t, _ in runs), statistics.median(p for _, p in runs)
+            extra = "" if label == "in process" else f"{(per - base) * 1e6:.0f} µs"
+            print(f"| {label} | {t:.2f} | {moves[label][1]:,} | {per * 1e6:.0f} µs | {extra} |")
+        from arena.remote.client import RemotePolicy
+
+        starts = []
+        for _ in range(10):
+            agent_policy = RemotePolicy(exe)
+            t0 = time.perf_counter()
+            agent_policy.start()
+            starts.append(time.perf_counter() - t0)
+            agent_policy.close()
+        print(f"\nStarting an exec: agent (process start, imports, hello): median {statistics.median(starts) * 1e3:.0f} ms "
+              f"over 10; a worker starts one per game it plays at once (up to 8) and keeps them for the match.\n")
+        print(f"| exec: agent against random, {args.games * 2} games | Games/s |")
         print("|---|---|")
         for workers in (1, 2):
             runs = [args.games * 2 / play((exe, "random"), args.games * 2, workers=workers)[0]

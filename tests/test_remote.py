@@ -63,7 +63,7 @@ def test_the_example_agent_plays_over_a_pipe_and_beats_random():
 
 @pytest.mark.parametrize("mode, reason", [
     ("exit", "exited with code 3: rogue agent: exiting mid-game"),
-    ("sleep", "timed out after 0.5s"),
+    ("sleep", "gave no act within 0.5s"),
     ("garbage", "answered garbage where act was due: not JSON: 'this is not JSON'"),
     ("illegal", "illegal action 99"),
     ("error", "the agent gave up: rogue agent resigns"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import fnmatch
+import inspect
 import itertools
 import os
 import select
@@ -82,8 +83,8 @@ class _Channel:
         except (BrokenPipeError, ConnectionError, OSError) as e:
             raise Forfeit(self.gone(f"could not be written to ({e.strerror or e})")) from None
 
-    def receive(self, timeout: float, waiting_for: str) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+    def receive(self, deadline: float, waiting_for: str, allowed: float) -> dict[str, Any]:
+        """The next message, by `deadline` (time.monotonic; `allowed` seconds from the question, for the reason)."""
         while True:
             newline = self.buffer.find(b"\n")
             if newline >= 0:
@@ -94,9 +95,9 @@ class _Channel:
                     return decode(line)
                 except ValueError as e:
                     raise Forfeit(f"{self.what} answered garbage where {waiting_for} was due: {e}") from None
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.poller.poll(max(1, int(left * 1000))):
-                raise Forfeit(f"{self.what} gave no {waiting_for} within {timeout:g}s")
+            left = deadline - time.monotonic()  # past it, an answer already waiting still counts (read late in a group)
+            if not self.poller.poll(max(1, int(left * 1000)) if left > 0 else 0):
+                raise Forfeit(f"{self.what} gave no {waiting_for} within {allowed:g}s")
             chunk = self._read()
             if chunk is None:  # woken without data: keep waiting
                 continue
@@ -271,6 +272,7 @@ class RemotePolicy:
         self.hello: dict[str, Any] = {}
         self.fields: tuple[str, ...] = OBSERVE_FIELDS
         self.game = 0
+        self.allowed = MOVE_TIMEOUT  # seconds the move in progress was given
 
     # -- lifetime ----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -281,7 +283,7 @@ class RemotePolicy:
         channel = _Process(self.argv) if self.argv is not None else _Socket(*self.address)  # type: ignore[misc]
         try:
             channel.send({"type": "hello", "protocol": PROTOCOL, "arena": _arena_version()})
-            hello = channel.receive(HELLO_TIMEOUT, "hello")
+            hello = channel.receive(time.monotonic() + HELLO_TIMEOUT, "hello", HELLO_TIMEOUT)
         except Forfeit as e:
             channel.close(quit=False)
             raise RemoteAgentError(f"{self.spec}: {e}.") from None
@@ -293,6 +295,7 @@ class RemotePolicy:
         asked = hello.get("observe")
         self.fields = tuple(f for f in OPTIONAL_FIELDS if f in asked) if isinstance(asked, list) else OBSERVE_FIELDS
         self.channel = channel
+        self._narrow()
 
     def close(self) -> None:
         if self.channel is not None:
@@ -329,6 +332,50 @@ class RemotePolicy:
 
     def act(self, observation: Any, legal_actions: Any, action_mask: Any, state: Any, history: Any, seat: int,
             time_left: float | None) -> Any:
+        deadline = self._observe(seat, time_left, observation, legal_actions, action_mask, state, history)
+        return self._answer(deadline)
+
+    def _narrow(self) -> None:
+        """Once the agent has said what it observes, act asks the runner for just that (a board it never reads
+        is not fetched every move): an instance attribute with the narrower signature (arena.policy reads it)."""
+        names = ("seat", "time_left") + self.fields
+
+        def act(**call: Any) -> Any:
+            return self._answer(self._observe(**call))
+
+        act.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in names])
+        self.act = act  # type: ignore[method-assign]
+
+    @staticmethod
+    def act_group(policies: list[RemotePolicy], calls: list[dict[str, Any]]) -> list[Any]:
+        """The moves of several games at once, each game with its own agent: every observe is sent before any
+        answer is read, so the agents think (and the operating system wakes them) side by side instead of one
+        round trip after another. An item is the action, or the Forfeit of that game alone."""
+        out: list[Any] = [None] * len(calls)
+        deadlines: list[float | None] = [None] * len(calls)
+        try:
+            for i, (policy, call) in enumerate(zip(policies, calls)):
+                try:
+                    deadlines[i] = policy._observe(**call)
+                except Forfeit as e:
+                    out[i] = e
+            for i, policy in enumerate(policies):
+                if deadlines[i] is not None:
+                    try:
+                        out[i] = policy._answer(deadlines[i])  # type: ignore[arg-type]
+                    except Forfeit as e:
+                        out[i] = e
+        except BaseException:  # the runner's timeout for the whole group: no answer still due can be trusted
+            for i, policy in enumerate(policies):
+                if deadlines[i] is not None and out[i] is None:
+                    policy._drop()
+            raise
+        return out
+
+    def _observe(self, seat: int, time_left: float | None, observation: Any = None, legal_actions: Any = (),
+                 action_mask: Any = None, state: Any = None, history: Any = ()) -> float:
+        """Send the observe of a move; returns the deadline (time.monotonic) of its answer."""
         if self.channel is None:
             raise Forfeit("the agent is gone (it failed earlier in this game)")
         fields = self.fields
@@ -346,13 +393,25 @@ class RemotePolicy:
         message["time_left"] = time_left
         try:
             self.channel.send(message)
-            answer = self.channel.receive(MOVE_TIMEOUT if time_left is None else time_left + 0.05, "act")
+        except BaseException:
+            self._drop()
+            raise
+        self.allowed = MOVE_TIMEOUT if time_left is None else time_left
+        return time.monotonic() + self.allowed + 0.05
+
+    def _answer(self, deadline: float) -> Any:
+        """The action the agent answers with by `deadline`; Forfeit otherwise."""
+        try:
+            answer = self.channel.receive(deadline, "act", self.allowed)  # type: ignore[union-attr]
         except BaseException:  # Forfeit, or the runner's own move timeout (SIGALRM) mid-read
             self._drop()
             raise
         kind = answer["type"]
         if kind == "act" and "action" in answer:
-            return answer["action"]
+            action = answer["action"]
+            if isinstance(action, str):  # (a string would read as a forfeit's reason to the runner)
+                raise Forfeit(f"illegal action {action!r}")
+            return action
         self._drop()
         if kind == "error":
             raise Forfeit(f"the agent gave up: {str(answer.get('message', ''))[:200]}")
