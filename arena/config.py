@@ -201,6 +201,7 @@ class _Checker:
 
 def load(path: str | Path, registry: Any = None) -> League:
     """Read and validate a league file; raises LeagueConfigError listing every problem."""
+    from .ids import is_remote
     from .registry import Registry, format_spec
 
     path = Path(path)
@@ -306,6 +307,9 @@ def load(path: str | Path, registry: Any = None) -> League:
         policy = c.typed(item, "policy", p, str)
         if policy is None:
             c.add(f"{p}.policy", "is required: a policy id such as 'random' (arena policies)")
+            continue
+        if item.get("params") and is_remote(policy):
+            c.add(f"{p}.params", "a remote agent (exec:, tcp:) takes no params: pass options in its command")
             continue
         spec = format_spec(policy, c.typed(item, "params", p, dict, {})) if item.get("params") else policy
         try:
