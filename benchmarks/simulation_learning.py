@@ -17,6 +17,7 @@ Neither learner trained on these seeds, and the prey never met mpe-chase as the 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -57,6 +58,8 @@ def spread(args: argparse.Namespace, reg: Registry, tmp: Path) -> list[str]:
     with open_store(tmp / "spread.db") as store:
         doc = train(reg, store, TrainRequest(env="mpe/simple_spread", stop_minutes=args.minutes, eval_games=20,
                                              seed=args.seed, name="spread", hidden=(64, 64),
+                                             hyperparameters={k: json.loads(v) for k, v in
+                                                              (h.split("=", 1) for h in args.hp)},
                                              snapshots=reg.settings.snapshots), progress=SILENT)
     env, seed, n = "mpe/simple_spread", 10_000 + args.seed, args.games
     learned = team_returns(reg, env, [doc["final"]], n, seed)[:, 0]
@@ -105,6 +108,8 @@ def main() -> None:
     ap.add_argument("--games", type=int, default=200)
     ap.add_argument("--only", choices=["spread", "tag"], default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                    help="a PPO hyperparameter for simple_spread's learner (to compare against the defaults)")
     args = ap.parse_args()
     from arena.logs import quiet_ray
 
