@@ -98,10 +98,24 @@ def check_hyperparameters(registry: Any, algo: str, hyperparameters: Mapping[str
 
 def create_learner(registry: Any, algo: str, *, env: str, table: Mapping[str, float],
                    hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
-                   resources: Mapping[str, Any]) -> Learner:
+                   resources: Mapping[str, Any], external: tuple[str, int] | None = None) -> Learner:
+    """A learner of this game; with `external` (host, port), one that trains on the episodes of simulators that
+    connect there (the optional `create_external` of arena.protocols.ExternalLearner)."""
     cls, params = algorithm(registry, algo)
+    if external is not None:
+        if not serves_external(registry, algo):
+            raise UsageError(f"Algorithm {algo!r} cannot train on external simulators (its learner has no "
+                             "create_external); ppo can.")
+        host, port = external
+        return cls.create_external(params, env=env, host=host, port=port, hyperparameters=dict(hyperparameters),
+                                   hidden=tuple(hidden), seed=seed, resources=dict(resources))
     return cls.create(params, env=env, table=dict(table), hyperparameters=dict(hyperparameters),
                       hidden=tuple(hidden), seed=seed, resources=dict(resources))
+
+
+def serves_external(registry: Any, algo: str) -> bool:
+    """Whether a registered algorithm can train on simulators outside Arena (`arena train --external`)."""
+    return callable(getattr(registry.resolve("algorithm", algo).load(), "create_external", None))
 
 
 def offline_algorithm(registry: Any, algo: str) -> tuple[Any, Mapping[str, Any]]:

@@ -123,6 +123,20 @@ class Restorable(Protocol):
     def restore(self, folder: Path) -> None: ...
 
 
+class ExternalLearner(Protocol):
+    """Optional for a Learner class: train on episodes from simulators outside Arena that connect over TCP
+    (`arena train ENV --external [HOST:]PORT`). `create_external` returns a Learner whose train() waits for the
+    simulators' episodes (a game with one seat: no opponents; `returns` in each result) instead of stepping Arena's
+    env; ENV supplies the spaces and evaluates the snapshots. It refuses, before starting anything, what it cannot
+    serve. `arena train` has checked that ENV has one seat and that the ports can be listened on, and says so in one
+    line for a learner without it. Built in: ppo (arena.plugins.rllib_external, RLlib's server EnvRunner)."""
+
+    @classmethod
+    def create_external(cls, params: Mapping[str, Any], *, env: str, host: str, port: int,
+                        hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
+                        resources: Mapping[str, Any]) -> Learner: ...
+
+
 class OfflineLearner(Protocol):
     """An offline algorithm: it learns from a dataset (arena.services.dataset, `arena dataset export`) instead of
     meeting opponents, and its result is an ordinary snapshot. Registered like a Learner, with
