@@ -103,9 +103,9 @@ def create_learner(registry: Any, algo: str, *, env: str, table: Mapping[str, fl
     connect there (the optional `create_external` of arena.protocols.ExternalLearner)."""
     cls, params = algorithm(registry, algo)
     if external is not None:
-        if not serves_external(registry, algo):
-            raise UsageError(f"Algorithm {algo!r} cannot train on external simulators (its learner has no "
-                             "create_external); ppo can.")
+        problem = external_problem(registry, algo, hyperparameters)
+        if problem:
+            raise UsageError(problem)
         host, port = external
         return cls.create_external(params, env=env, host=host, port=port, hyperparameters=dict(hyperparameters),
                                    hidden=tuple(hidden), seed=seed, resources=dict(resources))
@@ -113,9 +113,14 @@ def create_learner(registry: Any, algo: str, *, env: str, table: Mapping[str, fl
                       hidden=tuple(hidden), seed=seed, resources=dict(resources))
 
 
-def serves_external(registry: Any, algo: str) -> bool:
-    """Whether a registered algorithm can train on simulators outside Arena (`arena train --external`)."""
-    return callable(getattr(registry.resolve("algorithm", algo).load(), "create_external", None))
+def external_problem(registry: Any, algo: str, hyperparameters: Mapping[str, Any]) -> str | None:
+    """Why a registered algorithm cannot train on simulators outside Arena (`arena train --external`) with these
+    hyperparameters, in one line, or None (arena.protocols.ExternalLearner); starts nothing."""
+    cls, params = algorithm(registry, algo)
+    if not callable(getattr(cls, "create_external", None)):
+        return f"Algorithm {algo!r} cannot train on external simulators (its learner has no create_external); ppo can."
+    check = getattr(cls, "check_external", None)
+    return check(params, dict(hyperparameters)) if callable(check) else None
 
 
 def offline_algorithm(registry: Any, algo: str) -> tuple[Any, Mapping[str, Any]]:

@@ -310,17 +310,28 @@ class Session:
         return cls(TrainSpec(env=env, algo=params["algo"], table=table, hyperparameters=hyperparameters,
                              hidden=tuple(hidden), seed=seed, resources=Resources(**resources)))
 
+    @staticmethod
+    def check_external(params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
+        """What keeps this learner from training on external simulators, in one line, or None; starts nothing."""
+        if params["algo"] != "ppo":
+            return f"--external trains ppo on RLlib's server EnvRunner; {params['algo']} is not wired to it."
+        own = sorted(set(hyperparameters) & ENV_HYPERPARAMETERS)
+        if own:
+            return (f"--hp {', '.join(own)}: Arena's own settings for its env or its anchored learner, which "
+                    "--external does not take.")
+        return None
+
     @classmethod
     def create_external(cls, params: Mapping[str, Any], *, env: str, host: str, port: int,
                         hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
                         resources: Mapping[str, Any]) -> Session:
         """`arena train --external`: PPO on the episodes of simulators that connect to host:port over TCP
         (arena.protocols.ExternalLearner; plugins/rllib_external.py)."""
-        if params["algo"] != "ppo":
+        problem = cls.check_external(params, hyperparameters)
+        if problem:
             from arena.errors import UsageError
 
-            raise UsageError(f"--external trains ppo on RLlib's server EnvRunner; {params['algo']} is not wired to "
-                             "it: leave out --algo.")
+            raise UsageError(problem)
         from .rllib_external import ExternalSession
 
         return ExternalSession.create_external(params, env=env, host=host, port=port,

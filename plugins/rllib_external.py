@@ -40,7 +40,7 @@ from ray.rllib.env.external.rllink import RLlink, get_rllink_message, send_rllin
 
 from arena.errors import UsageError
 
-from .rllib_algorithms import ENV_HYPERPARAMETERS, Resources, Session, TrainSpec, defaults, game_info
+from .rllib_algorithms import Resources, Session, TrainSpec, defaults, game_info
 
 logger = logging.getLogger(__name__)
 RECONNECT_S = 0.5  # pause before listening again after a simulator went away (RLlib's: 5 s)
@@ -254,16 +254,13 @@ class ExternalSession(Session):
                         hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
                         resources: Mapping[str, Any]) -> ExternalSession:
         """Refuses, before Ray starts, what the server cannot serve; then builds the learner."""
-        if params["algo"] != "ppo":
-            raise UsageError(f"--external trains ppo, not {params['algo']}.")
+        problem = cls.check_external(params, hyperparameters)
         info = game_info(env)
-        if info.num_seats != 1:
-            raise UsageError(f"--external serves one agent per simulator (RLlib 2.60's server is single-agent); "
-                             f"{info.env_id} has {info.num_seats} seats.")
-        own = sorted(set(hyperparameters) & ENV_HYPERPARAMETERS)
-        if own:
-            raise UsageError(f"--hp {', '.join(own)}: Arena's own settings for its env or its anchored learner, "
-                             "which --external does not take.")
+        if not problem and info.num_seats != 1:
+            problem = (f"--external serves one agent per simulator (RLlib 2.60's server is single-agent); "
+                       f"{info.env_id} has {info.num_seats} seats.")
+        if problem:
+            raise UsageError(problem)
         return cls(TrainSpec(env=env, algo="ppo", table={}, hyperparameters=hyperparameters, hidden=tuple(hidden),
                              seed=seed, resources=Resources(**resources)), host, port)
 
