@@ -15,7 +15,7 @@ import pytest
 from arena.errors import UsageError
 from arena.registry import Registry
 from arena.services import training
-from arena.services.external import parse_external
+from arena.services.external import address, parse_external
 from arena.services.progress import Progress
 from arena.services.training import TrainRequest, train
 
@@ -34,6 +34,8 @@ def test_the_port_is_a_number_from_1_to_65535_with_an_optional_host():
     assert parse_external(5555) == ("localhost", 5555)
     assert parse_external("0.0.0.0:6000") == ("0.0.0.0", 6000)
     assert parse_external("[::1]:6000") == ("::1", 6000)
+    request = TrainRequest(env=CARTPOLE, external="[::1]:6000", resources={"num_env_runners": 3})
+    assert address(request, "::1", 6000) == "[::1]:6000 to 6002"
     for bad in ("0", "65536", "-1", "port", "localhost:", ""):
         with pytest.raises(UsageError, match="from 1 to 65535"):
             parse_external(bad)

@@ -33,7 +33,11 @@ def runners(request: Any) -> int:
 def address(request: Any, host: str, port: int) -> str:
     """'localhost:5555', or with N EnvRunners 'localhost:5555 to 5555+N-1'."""
     count = runners(request)
-    return f"{host}:{port}" + (f" to {port + count - 1}" if count > 1 else "")
+    return _hostport(host, port) + (f" to {port + count - 1}" if count > 1 else "")
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def check_external(registry: Any, request: Any, info: Any, progress: Progress) -> tuple[str, int]:
@@ -64,11 +68,11 @@ def _check_listen(host: str, port: int) -> None:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as e:
-        raise UsageError(f"--external {host}:{port}: cannot resolve {host} ({e.strerror}).") from None
+        raise UsageError(f"--external {_hostport(host, port)}: cannot resolve {host} ({e.strerror}).") from None
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
         try:
             probe.bind(address)
         except OSError as e:
-            raise UsageError(f"Cannot listen for simulators on {host}:{port}: {e.strerror or e}. Pick another port "
-                             "with --external.") from None
+            raise UsageError(f"Cannot listen for simulators on {_hostport(host, port)}: {e.strerror or e}. Pick "
+                             "another port with --external.") from None
