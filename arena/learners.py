@@ -98,10 +98,29 @@ def check_hyperparameters(registry: Any, algo: str, hyperparameters: Mapping[str
 
 def create_learner(registry: Any, algo: str, *, env: str, table: Mapping[str, float],
                    hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
-                   resources: Mapping[str, Any]) -> Learner:
+                   resources: Mapping[str, Any], external: tuple[str, int] | None = None) -> Learner:
+    """A learner of this game; with `external` (host, port), one that trains on the episodes of simulators that
+    connect there (the optional `create_external` of arena.protocols.ExternalLearner)."""
     cls, params = algorithm(registry, algo)
+    if external is not None:
+        problem = external_problem(registry, algo, hyperparameters)
+        if problem:
+            raise UsageError(problem)
+        host, port = external
+        return cls.create_external(params, env=env, host=host, port=port, hyperparameters=dict(hyperparameters),
+                                   hidden=tuple(hidden), seed=seed, resources=dict(resources))
     return cls.create(params, env=env, table=dict(table), hyperparameters=dict(hyperparameters),
                       hidden=tuple(hidden), seed=seed, resources=dict(resources))
+
+
+def external_problem(registry: Any, algo: str, hyperparameters: Mapping[str, Any]) -> str | None:
+    """Why a registered algorithm cannot train on simulators outside Arena (`arena train --external`) with these
+    hyperparameters, in one line, or None (arena.protocols.ExternalLearner); starts nothing."""
+    cls, params = algorithm(registry, algo)
+    if not callable(getattr(cls, "create_external", None)):
+        return f"Algorithm {algo!r} cannot train on external simulators (its learner has no create_external); ppo can."
+    check = getattr(cls, "check_external", None)
+    return check(params, dict(hyperparameters)) if callable(check) else None
 
 
 def offline_algorithm(registry: Any, algo: str) -> tuple[Any, Mapping[str, Any]]:

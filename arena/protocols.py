@@ -123,6 +123,26 @@ class Restorable(Protocol):
     def restore(self, folder: Path) -> None: ...
 
 
+class ExternalLearner(Protocol):
+    """Optional for a Learner class: train on episodes from simulators outside Arena that connect over TCP
+    (`arena train ENV --external [HOST:]PORT`). `create_external` returns a Learner whose train() waits for the
+    simulators' episodes (a game with one seat: no opponents; `returns` in each result) instead of stepping Arena's
+    env; ENV supplies the spaces and evaluates the snapshots. `arena train` has checked, before anything starts,
+    that ENV has one seat, that the ports can be listened on and what `check_external` says (when the class has it),
+    and says so in one line for a learner without create_external. Built in: ppo (arena.plugins.rllib_external, on
+    RLlib's server EnvRunner)."""
+
+    @classmethod
+    def check_external(cls, params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
+        """Optional: one line saying why this algorithm cannot train on external simulators with these
+        hyperparameters, or None. Must not start training machinery."""
+
+    @classmethod
+    def create_external(cls, params: Mapping[str, Any], *, env: str, host: str, port: int,
+                        hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
+                        resources: Mapping[str, Any]) -> Learner: ...
+
+
 class OfflineLearner(Protocol):
     """An offline algorithm: it learns from a dataset (arena.services.dataset, `arena dataset export`) instead of
     meeting opponents, and its result is an ordinary snapshot. Registered like a Learner, with

@@ -247,6 +247,12 @@ def _bad_hyperparameter_values(algo: str, config: Any, hyperparameters: Mapping[
     return None
 
 
+def obs_dim(module: Any) -> int:
+    """The length of the feature vector a module's network sees (a masked module's, without the mask)."""
+    masked = getattr(module, "masked_observation_space", None)
+    return int((masked["observations"] if masked is not None else module.observation_space).shape[0])
+
+
 class Session:
     """One learner training in RLlib, an `arena.protocols.Learner`: Arena keeps the matchmaking table and reads
     episode outcomes back."""
@@ -268,6 +274,13 @@ class Session:
         self.env_id = info.env_id  # canonical id, for snapshot metadata
         self.modules, self.seat_modules = modules_of(spec)
         self.features = version_for(spec.hyperparameters.get("lookahead", False))  # the encoding it sees
+        self.module_id, config = self._configure(spec, info)
+        self.algo = config.build_algo()
+        self.iteration = self.env_steps = 0
+        self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
+
+    def _configure(self, spec: TrainSpec, info: Any) -> tuple[str, Any]:
+        """(the id of the module that plays, the RLlib config to build)."""
         # A one-seat game (a Gymnasium env) has no opponents and one agent: PPO samples it with RLlib's
         # SingleAgentEnvRunner (plugins/rllib_single_env.py), ~1.4x faster than the multi-agent one, under RLlib's
         # default module id; the other algorithms keep the multi-agent path.
@@ -277,12 +290,8 @@ class Session:
 
             from .rllib_single_env import single_agent_config
 
-            self.module_id, config = DEFAULT_MODULE_ID, single_agent_config(spec)
-        else:
-            self.module_id, config = self.modules[0], _config(spec)
-        self.algo = config.build_algo()
-        self.iteration = self.env_steps = 0
-        self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
+            return DEFAULT_MODULE_ID, single_agent_config(spec)
+        return self.modules[0], _config(spec)
 
     @staticmethod
     def check_hyperparameters(params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
@@ -302,6 +311,34 @@ class Session:
         """The league scheduler's entry point (it knows the algorithm only through its registration)."""
         return cls(TrainSpec(env=env, algo=params["algo"], table=table, hyperparameters=hyperparameters,
                              hidden=tuple(hidden), seed=seed, resources=Resources(**resources)))
+
+    @staticmethod
+    def check_external(params: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> str | None:
+        """What keeps this learner from training on external simulators, in one line, or None; starts nothing."""
+        if params["algo"] != "ppo":
+            return f"--external trains ppo on RLlib's server EnvRunner; {params['algo']} is not wired to it."
+        own = sorted(set(hyperparameters) & ENV_HYPERPARAMETERS)
+        if own:
+            return (f"--hp {', '.join(own)}: Arena's own settings for its env or its anchored learner, which "
+                    "--external does not take.")
+        return None
+
+    @classmethod
+    def create_external(cls, params: Mapping[str, Any], *, env: str, host: str, port: int,
+                        hyperparameters: Mapping[str, Any], hidden: tuple[int, ...], seed: int,
+                        resources: Mapping[str, Any]) -> Session:
+        """`arena train --external`: PPO on the episodes of simulators that connect to host:port over TCP
+        (arena.protocols.ExternalLearner; plugins/rllib_external.py)."""
+        problem = cls.check_external(params, hyperparameters)
+        if problem:
+            from arena.errors import UsageError
+
+            raise UsageError(problem)
+        from .rllib_external import ExternalSession
+
+        return ExternalSession.create_external(params, env=env, host=host, port=port,
+                                               hyperparameters=hyperparameters, hidden=hidden, seed=seed,
+                                               resources=resources)
 
     def save(self, path: Any) -> None:
         """A full RLlib checkpoint (module, optimizer, connectors) to resume training from."""
@@ -373,7 +410,7 @@ class Session:
                                                           for m in self.seat_modules]} \
             if len(ids) > 1 or None in self.seat_modules else {}
         meta = {"env": self.env_id, "algo": self.spec.algo, **several,
-                "obs_dim": int(module.masked_observation_space["observations"].shape[0]),
+                "obs_dim": obs_dim(module),
                 "num_actions": int(module.action_space.n), "hidden": hidden, "activation": "tanh",
                 "features": self.features, "iteration": self.iteration, "env_steps": self.env_steps, "parent": parent,
                 "value": {"hidden": hidden, "activation": "tanh",

@@ -25,6 +25,10 @@ from arena.features import setting_for
               help="Offline algorithms: passes over the data (default 10, or until --stop-iterations).")
 @click.option("--holdout", type=FiniteFloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Offline algorithms: share of the data's games held out to measure the accuracy on.")
+@click.option("--external", default=None, metavar="[HOST:]PORT",
+              help="Train on episodes from simulators outside Arena that connect to this port (RLlib's server "
+                   "EnvRunner; ENV gives the spaces and rates the snapshots; examples/external_cartpole.py). "
+                   "Listens on localhost unless HOST is given.")
 @click.option("--stop-win-rate", type=FiniteFloatRange(0, 1), default=None,
               help="Stop once the learner scores this against every opponent (checked with match-runner games).")
 @click.option("--stop-return", type=FiniteFloatRange(), default=None,
@@ -52,10 +56,10 @@ from arena.features import setting_for
 @db_option("Store for the snapshots' rated evaluation games")
 @click.pass_context
 def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, init: str | None, data: str | None,
-              epochs: float | None, holdout: float, stop_win_rate: float | None, stop_return: float | None,
-              stop_minutes: float, stop_iterations: int | None, name: str | None, snapshot_every: int,
-              eval_games: int, workers: int, hidden: str, hyperparameters: tuple[str, ...], seed: int,
-              num_env_runners: int | None, num_envs_per_env_runner: int | None, num_learners: int | None,
+              epochs: float | None, holdout: float, external: str | None, stop_win_rate: float | None,
+              stop_return: float | None, stop_minutes: float, stop_iterations: int | None, name: str | None,
+              snapshot_every: int, eval_games: int, workers: int, hidden: str, hyperparameters: tuple[str, ...],
+              seed: int, num_env_runners: int | None, num_envs_per_env_runner: int | None, num_learners: int | None,
               num_gpus_per_learner: float | None, ray_address: str | None, as_json: bool, db_path: str) -> None:
     """Train a learner on ENV against --opponents, freezing rated snapshots.
 
@@ -65,6 +69,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
       arena train openspiel/connect_four --algo bc --data data/c4 --name c4-bc
       arena train openspiel/connect_four --init snapshot/c4-bc --opponents connect_four_heuristic,self
       arena train gymnasium/Taxi-v3 --stop-return 7 --stop-minutes 5
+      arena train gymnasium/CartPole-v1 --external 5555   (then: python examples/external_cartpole.py --port 5555)
     """
     from pathlib import Path
 
@@ -84,6 +89,7 @@ def train_cmd(ctx: click.Context, env: str, algo: str, opponents: str | None, in
                              "address": ray_address}
     request = TrainRequest(env=env, algo=algo, opponents=parse_opponents(opponents) if opponents else {},
                            init=init, data=Path(data) if data else None, epochs=epochs, holdout=holdout,
+                           external=external,
                            stop_win_rate=stop_win_rate, stop_return=stop_return,
                            stop_minutes=stop_minutes, stop_iterations=stop_iterations, name=name,
                            snapshot_every=snapshot_every, eval_games=eval_games, hidden=sizes,

@@ -1,7 +1,8 @@
 """Training one learner: any registered algorithm, reached only through `arena.protocols.Learner`, against a
 weighted table of opponents, with stop rules, rated snapshots and evaluation games on K workers; optionally started
-from a snapshot (`init`). An offline algorithm (`bc`) clones a dataset instead (arena.services.dataset). `arena
-train` calls it; the league scheduler drives learners itself but creates them with `create_learner`."""
+from a snapshot (`init`), or fed by simulators outside Arena that connect over TCP (`external`). An offline
+algorithm (`bc`) clones a dataset instead (arena.services.dataset). `arena train` calls it; the league scheduler
+drives learners itself but creates them with `create_learner`."""
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ from arena.ids import base_name, family
 from arena.learners import check_hyperparameters, create_learner, is_offline, restore
 from arena.pool import SELF
 from arena.protocols import Learner
+from arena.services.external import address, check_external
 from arena.services.progress import SILENT, Progress
 
 WINDOW = 200  # training episodes per opponent in the rolling win rate
@@ -50,6 +52,8 @@ class TrainRequest:
     data: Path | None = None  # an offline algorithm's dataset folder (arena dataset export)
     epochs: float | None = None  # an offline algorithm's passes over the data (default 10)
     holdout: float = 0.1  # share of the dataset's games an offline algorithm holds out to measure its accuracy
+    # "[HOST:]PORT": train on the episodes of simulators outside Arena that connect there over TCP (env: the spaces)
+    external: str | None = None
 
 
 def split_specs(text: str) -> list[str]:
@@ -105,6 +109,8 @@ def evaluate_return(registry: Any, env: str, player: str, games: int, seed: int,
 def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progress = SILENT) -> dict[str, Any]:
     """Train until a stop rule fires (or Ctrl-C), freezing rated snapshots; returns a summary of the run."""
     if is_offline(registry, request.algo):
+        if request.external is not None:
+            raise UsageError(f"--external trains on the episodes simulators send; {request.algo} learns from --data.")
         return _clone(registry, store, request, progress)
     if request.data is not None:
         raise UsageError(f"--data is for offline algorithms such as bc; {request.algo} learns by playing "
@@ -112,6 +118,7 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     game = registry.make_game(request.env)
     info = game.info
     game.close()
+    external = check_external(registry, request, info, progress) if request.external is not None else None
     request = _check_seats(request, info)
     for spec in request.opponents:
         if spec != SELF:
@@ -129,13 +136,15 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
     base = request.name or f"{request.algo}-{base_name(info.env_id)}-{time.strftime('%Y%m%d-%H%M%S')}"
     whom = "alone (one side)" if info.cooperative else "against " + ", ".join(
         f"{k} x{v:g}" for k, v in request.opponents.items())
+    if external:
+        whom = f"on the episodes of simulators connecting to {address(request, *external)}"
     progress.say(f"Training {request.algo} on {info.env_id} {whom}; stop at {request.stop_minutes:g} min"
                  + (f" or a score of {request.stop_win_rate:g}" if request.stop_win_rate is not None else "")
                  + (f" or a mean return of {request.stop_return:g}" if request.stop_return is not None else "")
                  + ". Ctrl-C stops and keeps a snapshot.")
     learner = create_learner(registry, request.algo, env=request.env, table=request.opponents,
                              hyperparameters=request.hyperparameters, hidden=request.hidden, seed=request.seed,
-                             resources=request.resources)
+                             resources=request.resources, external=external)
     run = _Run(registry, store, request, info, learner, progress)
     try:
         if init is not None:
@@ -144,7 +153,10 @@ def train(registry: Any, store: Any, request: TrainRequest, *, progress: Progres
             if store is not None:  # the lineage's root must be a player (a clone made with another store)
                 store.register_player(init[0], "snapshot", env=info.env_id, checkpoint=str(init[1]))
             progress.say(f"Starting from {init[0]} ({init[1]}).")
-        return {**run.loop(base), "init": init[0] if init else None}
+        if external:
+            progress.say(f"Waiting for simulators on {address(request, *external)}.")
+        return {**run.loop(base), "init": init[0] if init else None,
+                **({"external": address(request, *external)} if external else {})}
     finally:
         learner.stop()
 
@@ -265,6 +277,7 @@ class _Run:
         self.snapshots: list[str] = []
         self.parent: str | None = None  # what the first snapshot descends from (--init)
         self.illegal = 0
+        self.episodes = 0  # a game with one side: training episodes so far
 
     def loop(self, base: str) -> dict[str, Any]:
         req, learner = self.req, self.learner
@@ -282,9 +295,11 @@ class _Run:
                         self.windows.setdefault(opponent, deque(maxlen=WINDOW)).extend(outcome)
                 if self.seats == 1:
                     self.windows[RETURN].extend(result.get("returns", ()))
+                    self.episodes += len(result.get("returns", ()))
                 rolling = {k: (sum(w) / len(w), len(w)) for k, w in self.windows.items() if w}
                 self.progress.say(f"iter {result['iteration']:>4}  steps {result['env_steps']:>9,}  {rate:>7,.0f} "
-                                  "steps/s  " + "  ".join(f"{k} {s:.2f} (n={n})" for k, (s, n) in rolling.items()))
+                                  "steps/s  " + "  ".join(f"{k} {s:.2f} (n={n})" for k, (s, n) in rolling.items())
+                                  + (f"  episodes {self.episodes:,}" if self.seats == 1 else ""))
                 it = result["iteration"]
                 if req.snapshot_every and it % req.snapshot_every == 0:
                     self.freeze(f"{base}-it{it}")
