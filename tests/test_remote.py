@@ -197,3 +197,24 @@ def test_the_python_helper_serves_an_agent(tmp_path):
     assert doc["games_played"] == 4 and not doc["forfeits"]
     moves = match((command(agent), "random"), games=2, record_moves=True)["results"][0]["moves"]
     assert moves[0][1] == 6  # its first move (seat 0 in game 0) is the last legal action
+
+
+def test_a_swiss_tournament_of_a_remote_agent_mcts_and_the_heuristic_runs_to_its_end_on_two_workers(tmp_path):
+    from arena.services.recording import open_store
+    from arena.services.tournament import TournamentRequest, run_tournament
+
+    log = tmp_path / "agent.log"
+    agent = command(ROGUE, "none", "--log", log)
+    request = TournamentRequest(GAME, (agent, "mcts:simulations=10", "connect_four_heuristic"), format="swiss",
+                                games_per_pair=2, seed=5, workers=2)
+    with open_store(tmp_path / "t.db", create_on_use=True) as store:
+        doc = run_tournament(Registry(), store, request)
+    standings = {row["player"]: row for row in doc["standings"]}
+    assert set(standings) == {registry_id(agent), "mcts:simulations=10", "connect_four_heuristic"}
+    assert sum(row["games"] for row in standings.values()) == 2 * 2 * doc["rounds"]  # every game stored, two seats
+    assert doc["games"] == 2 * doc["rounds"] and doc["errors"] == 0  # one pairing (and a bye) per round
+    assert not [p for p in pids(log) if alive(p)]
+
+
+def registry_id(spec: str) -> str:
+    return Registry().player_id(spec)

@@ -9,6 +9,7 @@ with an error message). Modes that act at start-up: no-hello (never answers), ol
 grandchild (starts a `sleep` of its own, then plays). With --listen it serves TCP instead of stdin/stdout.
 """
 import argparse
+import fcntl
 import json
 import os
 import socket
@@ -70,9 +71,11 @@ def play(args, reader, writer, connection):
             send({"type": "hello", "protocol": 0 if args.mode == "old-protocol" else 1, "name": "rogue",
                   "version": "1", "games": ["*"], "observe": ["legal_actions"]})
         elif kind == "new_game":
-            with open(args.log, "a") as f:
+            with open(args.log, "a") as f:  # locked: agents of games played at once count their games in turn
+                fcntl.flock(f, fcntl.LOCK_EX)
                 f.write(f"game {message['game']}\n")
-            rogue, moves = games_so_far(args.log) == args.game, 0
+                f.flush()
+                rogue, moves = games_so_far(args.log) == args.game, 0
         elif kind == "observe":
             moves += 1
             if rogue and moves > args.after:
