@@ -139,7 +139,7 @@ def test_kill_9_soak_a_match_stores_every_game_once(tmp_path):
     db, games = tmp_path / "m.db", 3000
     cmd = [ARENA, "match", "openspiel/tic_tac_toe", "random", "alphabeta:depth=1", "--games", str(games), "--seed",
            "1", "--db", str(db)]
-    log, _ = soak(cmd, [], [], tmp_path, stored=counter(db), total=games, startup=1.5, after=0.3)
+    log, _ = soak(cmd, [], [], tmp_path, stored=counter(db), total=games, startup=1.5, after=0.1)
     check_store(db, games, log)
 
 
