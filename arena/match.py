@@ -231,19 +231,16 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
                     forfeits[seat] = action
                     continue
             elif game_timeout is None:
-                try:
-                    action = acts[seat]() if move_timeout is None else _call(acts[seat], move_timeout)
-                except _MoveTimeout:
-                    forfeits[seat] = f"timed out after {move_timeout}s"
+                action = _move(acts[seat], seat, move_timeout, forfeits)
+                if seat in forfeits:
                     continue
-                except Forfeit as e:
-                    forfeits[seat] = str(e)
-                    continue
-                except Exception as e:
-                    forfeits[seat] = f"raised {type(e).__name__}: {e}"
-                    continue
-            else:
-                action = _timed_move(acts[seat], seat, time_left(seat), used, owner[seat], game_timeout, forfeits)
+            else:  # on the game clock: the move is charged to its player
+                started_move, player = time.perf_counter(), owner[seat]
+                action = _move(acts[seat], seat, time_left(seat), forfeits)
+                used[player] += time.perf_counter() - started_move
+                late = forfeits.get(seat, "").startswith("timed out") and used[player] >= game_timeout - 1e-3
+                if late or (seat not in forfeits and used[player] > game_timeout):
+                    forfeits[seat] = f"ran out of its {game_timeout:g}s for the game"
                 if seat in forfeits:
                     continue
             if boxes[seat] is not None:
@@ -288,29 +285,17 @@ def _play(game: Game, policies: Sequence[BoundPolicy], seed: int, record_moves: 
     return result
 
 
-_TIMED_OUT = object()
-
-
-def _timed_move(act: Callable[[], Any], seat: int, limit: float | None, used: list[float], player: int,
-                game_timeout: float, forfeits: dict[int, str]) -> Any:
-    """One move on a game clock: the action, or None with the seat's forfeit recorded."""
-    start = time.perf_counter()
+def _move(act: Callable[[], Any], seat: int, limit: float | None, forfeits: dict[int, str]) -> Any:
+    """One move of a policy that acts alone: the action, or None with the seat's forfeit recorded."""
     try:
-        action = _call(act, limit)
+        return act() if limit is None else _call(act, limit)
     except _MoveTimeout:
-        action = _TIMED_OUT
+        forfeits[seat] = f"timed out after {limit}s"
     except Forfeit as e:
         forfeits[seat] = str(e)
-        return None
     except Exception as e:
         forfeits[seat] = f"raised {type(e).__name__}: {e}"
-        return None
-    finally:
-        used[player] += time.perf_counter() - start
-    if action is _TIMED_OUT or used[player] > game_timeout:
-        forfeits[seat] = (f"ran out of its {game_timeout:g}s for the game" if used[player] >= game_timeout - 1e-3
-                          else f"timed out after {limit:g}s")
-    return action
+    return None
 
 
 def box_action(action: Any, space: Any) -> np.ndarray | str:

@@ -97,7 +97,7 @@ class BoundPolicy:
         start = getattr(self.obj, "start", None)
         if callable(start):
             start()
-            self.act_call = _Call(self.obj.act)  # a started policy may ask for less (a remote agent's hello)
+            self.act_call = _Call(getattr(self.obj, "act", self.obj))  # a started policy may ask for less (a remote agent's hello)
 
     def close(self) -> None:
         close = getattr(self.obj, "close", None)
