@@ -97,7 +97,8 @@ class BoundPolicy:
         start = getattr(self.obj, "start", None)
         if callable(start):
             start()
-            self.act_call = _Call(getattr(self.obj, "act", self.obj))  # a started policy may ask for less (a remote agent's hello)
+            # a started policy may ask for less (a remote agent, once its hello says what it observes)
+            self.act_call = _Call(getattr(self.obj, "act", self.obj))
 
     def close(self) -> None:
         close = getattr(self.obj, "close", None)
