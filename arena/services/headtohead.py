@@ -185,18 +185,20 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
 
 
 def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None, event: str | None = None,
-                        workers: int = 1) -> list[float]:
+                        workers: int = 1, ray_address: str | None = None) -> list[float]:
     """Each match's first player's score (`first_player_standings`)."""
-    return [s.score for s in first_player_standings(registry, requests, store=store, event=event, workers=workers)]
+    return [s.score for s in first_player_standings(registry, requests, store=store, event=event, workers=workers,
+                                                    ray_address=ray_address)]
 
 
 def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None,
-                           event: str | None = None, workers: int = 1) -> list[Any]:
+                           event: str | None = None, workers: int = 1, ray_address: str | None = None) -> list[Any]:
     """Several matches played as one batch of games (one pool of `workers` workers for all of them), stored as they
     finish; returns each match's first player's Standing (with one side, its score is the mean return). The games,
     their seeds and match ids are those that head_to_head would play for each request alone, so the store ends up
     the same; what a batch saves is starting workers once instead of once per match. For league evaluation (no
-    SPRT, no progress, no report)."""
+    SPRT, no progress, no report). With `ray_address` the games play on Ray actors there, as `arena match
+    --ray-address` plays them; only this process writes the store."""
     from arena.services.recording import Recorder
 
     plans, jobs = [], []
@@ -205,9 +207,9 @@ def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, sto
         plans.append((len(jobs), plan))
         jobs += plan[-1]
     played: list[MatchResult] = []
-    with Recorder(store, event=event, stream=plays_in_process(workers)) if store is not None \
+    with Recorder(store, event=event, stream=plays_in_process(workers, ray_address)) if store is not None \
             else contextlib.nullcontext() as recorder:
-        stream = run_games(jobs, workers=workers, registry=registry)
+        stream = run_games(jobs, workers=workers, ray_address=ray_address, registry=registry)
         with contextlib.closing(stream):
             for _, result in stream:
                 played.append(result)
