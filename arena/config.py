@@ -30,8 +30,8 @@ SCHEMA: dict[str, set[str]] = {
     "stop": {"rounds", "minutes", "win_rate", "rating", "return"},
     "stop.win_rate": {"player", "at_least", "learner"},
     "round": {"iterations"},
-    "resources": {"num_env_runners", "num_envs_per_env_runner", "num_learners", "num_gpus_per_learner", "address",
-                  "eval_workers"},
+    "resources": {"num_env_runners", "num_envs_per_env_runner", "num_learners", "num_gpus_per_learner", "ray_address",
+                  "address", "eval_workers"},
 }
 DEFAULT_MATCHMAKER = {"main": "pfsp", "main_exploiter": "alphastar", "league_exploiter": "alphastar"}
 # Upper bounds of numeric keys (docs/leagues.md#limits): far above any league that finishes on one machine, low enough
@@ -402,8 +402,9 @@ def load(path: str | Path, registry: Any = None) -> League:
                  for k in ("num_env_runners", "num_envs_per_env_runner", "num_learners") if k in res}
     if "num_gpus_per_learner" in res:
         resources["num_gpus_per_learner"] = c.typed(res, "num_gpus_per_learner", "resources", (float, int), 0, low=0)
-    if res.get("address"):
-        resources["address"] = c.typed(res, "address", "resources", str)
+    for key in ("address", "ray_address"):  # `address`: the key's first name, still read; ray_address wins
+        if res.get(key):
+            resources["address"] = c.typed(res, key, "resources", str)
     eval_workers = c.typed(res, "eval_workers", "resources", int, 1, low=1)
     decay = c.typed(raw, "payoff_decay", "", (float, int), 0.99, low=0, high=1)
 

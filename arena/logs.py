@@ -43,7 +43,9 @@ RAY_LOGGERS = ("ray", "ray.rllib")
 RECOVERY_LOGGERS = ("ray.rllib.utils.actor_manager",)
 # Set in this process before ray is imported, in quiet mode. The value marks it as Arena's (a regex comment),
 # so that a verbose run, or a child process started with -v, takes it out again and leaves a user's own alone.
-DRIVER_ENV = {"RAY_DEDUP_LOGS_SKIP_REGEX": "(?#arena quiet mode)."}
+# RAY_BACKEND_LOG_LEVEL: the C++ core's own lines on stderr, such as its notice on every restartable EnvRunner
+# actor ("has constructor arguments in the object store and max_restarts > 0"); Arena reports failures itself.
+DRIVER_ENV = {"RAY_DEDUP_LOGS_SKIP_REGEX": "(?#arena quiet mode).", "RAY_BACKEND_LOG_LEVEL": "fatal"}
 # Environment of Ray's worker processes in quiet mode (runtime_env env_vars): their own Python warnings off.
 WORKER_ENV = {"PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning,ignore::FutureWarning"}
 

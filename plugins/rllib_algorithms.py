@@ -11,6 +11,8 @@ from typing import Any
 
 from arena.hookspecs import hookimpl
 
+from .ray_snapshots import pack, unpack
+
 MODULE = "main"
 # Defaults tuned for small board games on 2 cores. RLlib's own PPO defaults spend most of their time in 30 SGD
 # epochs; with these, PPO on openspiel/connect_four vs random goes from ~170 to ~900 env steps/s (8 envs).
@@ -157,7 +159,9 @@ def _config(spec: TrainSpec) -> Any:
                                                      "sharing": spec.hyperparameters.get("sharing", "all"),
                                                      "team": spec.hyperparameters.get("team"),
                                                      # the driver's plugin block list, for the EnvRunners' registry
-                                                     "blocked": list(Settings.from_environment().blocked)},
+                                                     "blocked": list(Settings.from_environment().blocked),
+                                                     # opponents' snapshot folders, for EnvRunners on other nodes
+                                                     "snapshots": pack(spec.table)},
                      disable_env_checking=True)
         .multi_agent(policies=set(modules), policy_mapping_fn=module_of, policies_to_train=modules)
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
@@ -266,9 +270,12 @@ class Session:
             import torch
 
             torch.set_num_threads(r.torch_threads)
-        connect(r.address)
         from arena.features import version_for
         from arena.registry import Registry
+
+        from .ray_session import needs_of
+
+        connect(r.address, needs=needs_of(Registry(), spec.env, list(spec.table)) if r.address else None)
 
         info = game_info(spec.env)
         self.env_id = info.env_id  # canonical id, for snapshot metadata
@@ -276,6 +283,9 @@ class Session:
         self.features = version_for(spec.hyperparameters.get("lookahead", False))  # the encoding it sees
         self.module_id, config = self._configure(spec, info)
         self.algo = config.build_algo()
+        # sampling on EnvRunner actors: this process only waits and updates, so the league may train this
+        # learner at the same time as others (arena.services.scheduler)
+        self.samples_remotely = r.num_env_runners > 0
         self.iteration = self.env_steps = 0
         self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
 
@@ -382,8 +392,13 @@ class Session:
 
     def set_table(self, table: Mapping[str, float]) -> None:
         """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""
-        table = dict(table)
-        self._foreach_env(lambda env: env.set_table(table))
+        table, packed = dict(table), pack(table)  # the snapshots, for EnvRunners on other nodes of a cluster
+
+        def change(env: Any) -> None:
+            unpack(packed)
+            env.set_table(table)
+
+        self._foreach_env(change)
 
     def snapshot(self, name: str, *, parent: str | None = None, directory: Any = None) -> Any:
         """Freeze the learner's current policy as snapshots/NAME (weights + metadata); returns the folder."""

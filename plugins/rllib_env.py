@@ -31,6 +31,8 @@ from arena.settings import Settings
 
 from arena.features import LOOKAHEAD, feature_dim, features, lookahead_unavailable, version_for
 
+from .ray_snapshots import unpack
+
 SELF = "self"  # a table entry meaning: the learning module plays every seat (latest self-play)
 MAX_LOADED = 8  # shared opponent policies (snapshot networks included) kept in memory per EnvRunner
 
@@ -101,6 +103,7 @@ class ArenaMultiAgentEnv(MultiAgentEnv):
     def __init__(self, config: Mapping[str, Any] | None = None):
         super().__init__()
         config = dict(config or {})
+        unpack(config.get("snapshots") or {})  # on another node of a cluster: the opponents' snapshot folders
         self.shared = shared_by_process(config.get("blocked"))
         self.registry = self.shared.registry
         self.game = self.registry.make_game(config["env"])

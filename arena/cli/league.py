@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from arena.cli.options import db_option, output_options
+from arena.cli.options import db_option, output_options, ray_option
 from arena.services.recording import open_store
 from arena.output import emit, print_json
 from arena.services.leagues import league_status
@@ -46,9 +46,12 @@ def validate_cmd(ctx: click.Context, files: tuple[Path, ...]) -> None:
 @click.option("--resume", is_flag=True, help="Continue the league from the store and the learners' checkpoints.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Where learner checkpoints go (RUN_DIR/NAME/checkpoints).")
+@ray_option("Train the learners and play the evaluation games on this Ray cluster (HOST:PORT of its head, or "
+            "'auto'); wins over the file's [resources] ray_address")
 @db_option()
 @click.pass_context
-def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path: str) -> None:
+def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, ray_address: str | None,
+            db_path: str) -> None:
     """Run the league in FILE round after round until a stop rule fires; Ctrl-C stops after the current round.
 
     Example: arena league run leagues/connect_four.toml
@@ -67,7 +70,7 @@ def run_cmd(ctx: click.Context, file: Path, resume: bool, run_dir: Path, db_path
     click.echo(f"League {league.name} on {league.env}: learners {learners}; fixed: {', '.join(league.fixed) or '-'}; "
                f"store {db_path}. Ctrl-C stops after the current round.", err=True)
     with open_store(db_path) as store:
-        reason = Scheduler(league, store, reg, run_dir=run_dir, resume=resume,
+        reason = Scheduler(league, store, reg, run_dir=run_dir, resume=resume, ray_address=ray_address,
                            echo=lambda line: click.echo(line, err=True)).run()
         rows = league_status(store, league.name)
     verb = "Interrupted" if reason == "interrupted" else "Finished"

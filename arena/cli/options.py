@@ -53,9 +53,13 @@ def seed_option(help: str = "Seed (default: random, and printed).", default: int
                         help=help)
 
 
-def ray_option(help: str = "Play on Ray actors: a cluster address, 'auto' inside a cluster, or 'local' for a Ray "
-                           "on this machine.") -> Decorator:
-    return click.option("--ray-address", default=None, help=help)
+RAY_ADDRESS_ENV_VAR = "ARENA_RAY_ADDRESS"
+
+
+def ray_option(help: str = "Play on Ray actors: a cluster address (HOST:PORT of its head), 'auto' for the one "
+                           "started on this machine, or 'local' for a Ray here") -> Decorator:
+    return click.option("--ray-address", envvar=RAY_ADDRESS_ENV_VAR, default=None,
+                        help=f"{help} (or ${RAY_ADDRESS_ENV_VAR}).")
 
 
 def move_timeout_option() -> Decorator:

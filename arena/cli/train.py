@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from arena.cli.options import (MAX_GAMES, MAX_WORKERS, FiniteFloatRange, db_option, json_option, seed_option,
+from arena.cli.options import (MAX_GAMES, MAX_WORKERS, FiniteFloatRange, db_option, json_option, ray_option, seed_option,
                                workers_option)
 from arena.features import setting_for
 
@@ -51,7 +51,7 @@ from arena.features import setting_for
               help="Vectorised envs per sampling worker (the algorithm's default: 64 for PPO).")
 @click.option("--num-learners", type=click.IntRange(0, MAX_WORKERS), default=None)
 @click.option("--num-gpus-per-learner", type=FiniteFloatRange(min=0), default=None)
-@click.option("--ray-address", default=None, help="Join this Ray cluster instead of starting a local Ray.")
+@ray_option("Train on this Ray cluster (HOST:PORT of its head, or 'auto') instead of a local Ray")
 @json_option("Print the run's summary as JSON.")
 @db_option("Store for the snapshots' rated evaluation games")
 @click.pass_context

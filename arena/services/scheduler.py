@@ -18,6 +18,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,12 @@ def eval_seed(seed: int, round_: int, a: str, b: str) -> int:
 
 class Scheduler:
     def __init__(self, league: League, store: Any, registry: Any, *, run_dir: Path, resume: bool = False,
-                 echo: Callable[[str], None] = print):
+                 echo: Callable[[str], None] = print, ray_address: str | None = None):
         self.league, self.store, self.reg, self.echo = league, store, registry, echo
+        # a Ray cluster for the learners and the evaluation games: --ray-address or $ARENA_RAY_ADDRESS, else the
+        # file's [resources] ray_address; None: a local Ray for the learners, worker processes for the games
+        self.ray_address = ray_address or league.resources.get("address")
+        self.resources = {**league.resources, **({"address": self.ray_address} if self.ray_address else {})}
         self.run_dir = Path(run_dir) / league.name
         self.resume = resume
         self.sessions: dict[str, Any] = {}
@@ -144,7 +149,7 @@ class Scheduler:
             self.sessions[x.name] = create_learner(
                 self.reg, x.algo, env=lg.env, table=self._fit_table(x, {SELF: 1.0}, state.pool(self.store, lg.name)),
                 hyperparameters=x.hyperparameters,
-                hidden=x.hidden, seed=lg.seed + len(self.sessions), resources=lg.resources)
+                hidden=x.hidden, seed=lg.seed + len(self.sessions), resources=self.resources)
             if trained:
                 path = self.checkpoint(x.name, trained)
                 if not path.is_dir():
@@ -231,20 +236,18 @@ class Scheduler:
                                                                   round_rng(lg.seed, r, x.name), **params)
             tables[x.name] = self._fit_table(x, table or {SELF: 1.0}, pool)
         for x in lg.learners:
-            session = self.sessions[x.name]
-            session.set_table(tables[x.name])
+            self.sessions[x.name].set_table(tables[x.name])
             self.echo(f"round {r}: {x.name} trains against "
                       + ", ".join(f"{o} {w:.2f}" for o, w in sorted(tables[x.name].items(), key=lambda kv: -kv[1])))
-            for _ in range(lg.iterations_per_round):
-                started, steps = time.monotonic(), session.env_steps
-                result = session.train()
-                for opponent, scores in result["outcomes"].items():
-                    outcomes.setdefault(x.name, {}).setdefault(opponent, []).extend(scores)
-                if result.get("returns"):  # a game with one side: the episodes' (mean team) returns
-                    outcomes.setdefault(x.name, {}).setdefault(RETURN, []).extend(result["returns"])
-                rate = (session.env_steps - steps) / max(time.monotonic() - started, 1e-9)
-                self.echo(f"  {x.name} iteration {session.iteration}: {session.env_steps:,} env steps, "
-                          f"{rate:,.0f} steps/s")
+        if self._concurrent():
+            self.echo(f"round {r}: {len(lg.learners)} learners train at the same time on the Ray cluster.")
+            with ThreadPoolExecutor(len(lg.learners), thread_name_prefix="arena-learner") as threads:
+                gathered = list(threads.map(self._iterations, lg.learners))
+        else:
+            gathered = [self._iterations(x) for x in lg.learners]
+        for x, got in zip(lg.learners, gathered):  # in the league's order, however they were trained
+            for opponent, scores in got.items():
+                outcomes.setdefault(x.name, {}).setdefault(opponent, []).extend(scores)
         learners, copies = [], []
         for x in lg.learners:
             session, me = self.sessions[x.name], pool.get(x.name)
@@ -272,6 +275,30 @@ class Scheduler:
                    "learners": {m.id: {"iteration": m.iteration, "steps": m.steps, "copy": m.policy} for m in learners}}
         state.commit_trained(self.store, lg.name, r, summary, learners, copies, payoff, self._tick())
         self._prune_checkpoints(r)
+
+    def _iterations(self, x: Any) -> dict[str, list[float]]:
+        """One learner's iterations of a round; returns its episodes' outcomes by opponent (RETURN: returns)."""
+        session, outcomes = self.sessions[x.name], {}
+        for _ in range(self.league.iterations_per_round):
+            started, steps = time.monotonic(), session.env_steps
+            result = session.train()
+            for opponent, scores in result["outcomes"].items():
+                outcomes.setdefault(opponent, []).extend(scores)
+            if result.get("returns"):  # a game with one side: the episodes' (mean team) returns
+                outcomes.setdefault(RETURN, []).extend(result["returns"])
+            rate = (session.env_steps - steps) / max(time.monotonic() - started, 1e-9)
+            self.echo(f"  {x.name} iteration {session.iteration}: {session.env_steps:,} env steps, "
+                      f"{rate:,.0f} steps/s")
+        return outcomes
+
+    def _concurrent(self) -> bool:
+        """Whether the learners train at the same time, each in a thread of this process: when there are several
+        and each samples on Ray workers of its own (`samples_remotely`: `[resources] num_env_runners` > 0), so this
+        process only waits on them and applies the updates. Those workers were placed when the learners were
+        built, so the cluster has room for all of them by then. Learners that sample here take turns, since
+        their sampling would share one interpreter."""
+        sessions = list(self.sessions.values())
+        return len(sessions) > 1 and all(getattr(s, "samples_remotely", False) for s in sessions)
 
     def _prune_checkpoints(self, r: int) -> None:
         for x in self.league.learners:
@@ -333,7 +360,7 @@ class Scheduler:
                     match([fixed, snapshot], eval_seed(lg.seed, r, fixed, snapshot), lg.eval_top_games)
         # one batch of games on one pool of workers for the whole round
         played = first_player_scores(self.reg, [m for _, _, m in matches], store=self.store, event=lg.name,
-                                     workers=lg.eval_workers)
+                                     workers=lg.eval_workers, ray_address=self.ray_address)
         scores: dict[str, dict[str, float]] = {}
         for (learner, opponent, _), score in zip(matches, played):
             if learner is not None:
@@ -354,7 +381,7 @@ class Scheduler:
                 matches.append((None, HeadToHead(lg.env, (fixed,), games=lg.eval_games,
                                                  seed=eval_seed(lg.seed, 0, fixed, ""), event=lg.name)))
         played = first_player_standings(self.reg, [m for _, m in matches], store=self.store, event=lg.name,
-                                        workers=lg.eval_workers)
+                                        workers=lg.eval_workers, ray_address=self.ray_address)
         return {learner: {RETURN: standing.score} for (learner, _), standing in zip(matches, played) if learner}
 
     def _teams(self, pool: Pool) -> dict[str, str]:
