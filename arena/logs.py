@@ -72,6 +72,7 @@ def quiet(verbose: bool = False) -> None:
     """
     global _verbose
     _verbose = bool(verbose) or _env_verbose()
+    ray_token_auth()
     for key, value in DRIVER_ENV.items():
         if not _verbose:
             os.environ.setdefault(key, value)
@@ -80,6 +81,19 @@ def quiet(verbose: bool = False) -> None:
     _warning_filters(not _verbose)
     if "ray" in sys.modules:  # imported already (a test, a program using Arena as a library)
         quiet_ray(_verbose)
+
+
+def ray_token_auth() -> None:
+    """Send this machine's Ray token to the clusters Arena joins: set RAY_AUTH_MODE=token (unless set) where a token
+    is at hand. Any Ray started here writes ~/.ray/auth_token, and a cluster started by `ray start` after that has
+    token authentication on; Ray's ray.init(address=...) sends the token only under RAY_AUTH_MODE=token, read when
+    ray is imported, and otherwise fails with a bare "Failed to connect". A cluster without authentication
+    accepts the token, and a local Ray turns token authentication on anyway."""
+    if "RAY_AUTH_MODE" in os.environ or "ray" in sys.modules:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _warning_filters(on: bool) -> None:

@@ -73,7 +73,9 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"a Ray cluster at {address!r}" if cluster else "a local Ray"
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UsageError(f"Cannot start or reach {where}: {first.rstrip('.')}. Start a cluster with `ray start --head`, "
+            hint = (" If the cluster uses token authentication, give its token in $RAY_AUTH_TOKEN or "
+                    "~/.ray/auth_token." if cluster else "")
+            raise UsageError(f"Cannot start or reach {where}: {first.rstrip('.')}.{hint} Start a cluster with `ray start --head`, "
                              "or leave the Ray address out to run on this machine.") from e
     logs.quiet_ray(verbose)  # ray.init set the `ray` logger's level again
     signals.reinstall()  # ray.init replaced the SIGTERM handler with its own, which skips every clean-up step
