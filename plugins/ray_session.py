@@ -69,7 +69,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
                     ray.init(address=address, **options)
                 else:
                     with signals.kept_from_children():  # SIGTERM to our group stops us cleanly; we stop Ray
-                        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+                        # "local": a Ray of its own, even where `ray start` left a cluster that ray.init() would join
+                        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, **options)
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"a Ray cluster at {address!r}" if cluster else "a local Ray"
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
