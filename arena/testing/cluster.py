@@ -3,7 +3,7 @@
     from arena.testing.cluster import two_node_cluster
 
     with two_node_cluster(env={"PYTHONPATH": src}) as cluster:   # `ray start --head` and a second `ray start`
-        run(["arena", "match", ..., "--ray-address", cluster.address])
+        run(["arena", "match", ..., "--ray-address", cluster.address], env={**os.environ, **cluster.env})
         cluster.kill_second_node()          # its raylet with SIGKILL, then its workers and agents: a lost machine
 
 Each node is one `ray start` in a process group of its own and a temporary folder of its own. Leaving the block
@@ -16,7 +16,10 @@ Two nodes on one host need (found with Ray 2.60):
 - a node IP each: the second is 127.0.0.2 on the loopback (the head takes the machine's IP; Ray turns 127.0.0.1 into
   it), so that a driver on this machine attaches to the head's raylet, not to the node a test kills, and games
   report two IPs;
-- the same token-authentication mode on both (RAY_ENV).
+- the same token authentication on both, and on every driver that joins: left to itself, a head that finds
+  ~/.ray/auth_token (which any local ray.init on the machine writes) turns it on and a second node may not send
+  it; with it off, a driver that sends a token refuses the workers' calls back to it (its actors die unstarted).
+  So the cluster has a token of its own (token mode, RAY_AUTH_TOKEN_PATH), and a driver joins with `cluster.env`.
 The head gets free ports of its own (GCS, dashboard), so the cluster stays apart from any other Ray on the machine,
 and its GCS declares a node dead after about a second of failed health checks (Ray's default: 15 s), so that a
 test sees a lost node's actors die soon after the kill.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -43,15 +47,10 @@ from typing import Any
 from arena import processes
 from arena.errors import UsageError
 
-# Added to the environment of every Ray process of the cluster (the caller's `env` wins).
-RAY_ENV = {
-    # token authentication off on both nodes alike: left unset, a head that finds ~/.ray/auth_token (which any
-    # local ray.init on the machine writes) turns it on, and the second node, which does not, is refused
-    "RAY_AUTH_MODE": "disabled",
-    # a node is declared dead after ~1 s of failed health checks instead of 15 s
-    "RAY_health_check_period_ms": "300", "RAY_health_check_timeout_ms": "300",
-    "RAY_health_check_failure_threshold": "3",
-}
+# Added to the environment of every Ray process of the cluster (the caller's `env` wins): a node is declared dead
+# after ~1 s of failed health checks instead of 15 s.
+HEALTH_CHECKS = {"RAY_health_check_period_ms": "300", "RAY_health_check_timeout_ms": "300",
+                 "RAY_health_check_failure_threshold": "3"}
 
 
 class ClusterError(UsageError):
@@ -78,6 +77,7 @@ class Cluster:
     address: str  # for --ray-address and ray.init(address=...)
     head: Node
     second: Node
+    env: Mapping[str, str]  # what a driver's environment needs to join (the cluster's token), before ray is imported
 
     @property
     def node_ids(self) -> tuple[str, str]:
@@ -103,7 +103,7 @@ class Cluster:
                   "    if time.monotonic() > deadline: sys.exit('timed out')\n"
                   "    time.sleep(0.1)\n")
         done = subprocess.run([sys.executable, "-c", script, self.address, str(alive), str(timeout)],
-                              capture_output=True, text=True, timeout=timeout + 30)
+                              env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout + 30)
         if done.returncode != 0:
             raise ClusterError(f"The Ray cluster at {self.address} did not reach {alive} live nodes: "
                                f"{_last_line(done.stderr)}")
@@ -122,17 +122,21 @@ def two_node_cluster(num_cpus: int = 1, second_num_cpus: int | None = None, *, s
         raise ClusterError("arena.testing.cluster runs on Linux only (it finds Ray's processes through /proc).")
     if importlib.util.find_spec("ray") is None:
         raise ClusterError("This needs Ray, which is not installed: pip install 'arena[train]'.")
-    environ = {**os.environ, **RAY_ENV, **dict(env or {})}
     root = Path(tempfile.mkdtemp(prefix="arena-cluster-"))
     nodes: list[Node] = []
     try:
+        token = root / "auth_token"
+        token.touch(mode=0o600)
+        token.write_text(secrets.token_hex(32))
+        auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+        environ = {**os.environ, **HEALTH_CHECKS, **auth, **dict(env or {})}
         port = _free_port()
         nodes.append(_start(["--head", f"--port={port}", "--include-dashboard=false",
                              f"--dashboard-port={_free_port()}"], num_cpus, root / "head", environ))
         address = f"{nodes[0].ip}:{port}"
         nodes.append(_start([f"--address={address}", f"--node-ip-address={second_ip}"],
                             num_cpus if second_num_cpus is None else second_num_cpus, root / "second", environ))
-        cluster = Cluster(address, nodes[0], nodes[1])
+        cluster = Cluster(address, nodes[0], nodes[1], auth)
         cluster.wait_for_nodes(2)
         yield cluster
     finally:
