@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.arena-installed
 
-.PHONY: setup chromium run test test-fast bench clean
+.PHONY: setup chromium run test test-fast test-cluster bench clean
 
 # One virtual environment with Arena installed editable, training (ray, CPU torch) and the test tools.
 # torch==2.13.0 comes first: on these machines it is a CPU wheel on disk, and with it installed pip
@@ -38,6 +38,11 @@ test: setup chromium
 # and kill -9 runs. tests/conftest.py sets the markers; `make test` runs everything.
 test-fast: setup chromium
 	$(BIN)/pytest -q -m "not ray and not slow"
+
+# Match play on a real two-node Ray cluster started on this machine (arena.testing.cluster), the second node killed
+# mid-run: about 40 s on 2 cores. `make test` runs these too.
+test-cluster: setup
+	$(BIN)/pytest -q tests/test_cluster.py
 
 bench: setup
 	$(BIN)/python benchmarks/match_throughput.py

@@ -8,7 +8,8 @@ yielded in job order, so stores and ratings come out the same too.
 
 Backends: this process (workers=1), worker processes on this machine, or Ray actors (plugins/ray_workers.py) when
 a Ray address is given. A worker that dies loses only its games in flight: they are played again on a fresh
-worker, up to `retries` times, then recorded as errors.
+worker, up to `retries` times, then recorded as errors. On Ray, games lost with a whole node are played again on
+the nodes left, however often that happens.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -44,6 +45,16 @@ class PlayOptions:
     record_moves: bool = False
     move_timeout: float | None = None
     game_timeout: float | None = None  # each player's thinking time over a game (arena.match.play_game)
+
+
+@dataclass
+class Placement:
+    """Where Ray play ran each game, for reports (run_games fills one when given; other backends leave it empty).
+
+    Nodes are named by IP (with the start of the node id where two nodes share an IP)."""
+
+    played: dict[int, str] = field(default_factory=dict)  # game index -> the node that played it to the end
+    lost: dict[int, list[str]] = field(default_factory=dict)  # game index -> nodes where a try was lost with its actor
 
 
 def chunks(jobs: Sequence[GameJob]) -> list[list[GameJob]]:
@@ -115,16 +126,17 @@ def plays_in_process(workers: int = 1, ray_address: str | None = None) -> bool:
 
 
 def run_games(jobs: Sequence[GameJob], *, workers: int = 1, ray_address: str | None = None,
-              options: PlayOptions = PlayOptions(), retries: int = 1,
-              registry: Any = None) -> Iterator[tuple[GameJob, MatchResult]]:
+              options: PlayOptions = PlayOptions(), retries: int = 1, registry: Any = None,
+              placement: Placement | None = None) -> Iterator[tuple[GameJob, MatchResult]]:
     """Play the jobs; yields (job, result) in job order as soon as every earlier game has finished.
 
-    Stop iterating to cancel: workers are shut down and games not yet yielded are dropped.
+    Stop iterating to cancel: workers are shut down and games not yet yielded are dropped. On Ray, `placement`
+    (when given) is filled with the node each game was played on.
     """
     if ray_address is not None:
         from arena.plugins.ray_workers import ray_stream  # Ray stays out of the core until asked for
 
-        stream = ray_stream(chunks(jobs), workers, ray_address, options, retries)
+        stream = ray_stream(chunks(jobs), workers, ray_address, options, retries, placement)
     elif plays_in_process(workers):
         stream = _local_stream(jobs, options, registry)
     else:

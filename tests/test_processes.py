@@ -52,6 +52,32 @@ def test_a_reused_pid_is_never_signalled():
         proc.wait()
 
 
+GROUP = ("import os, subprocess, sys, time; a = subprocess.Popen(['sleep', '120']); "
+         "b = subprocess.Popen(['sleep', '121'], start_new_session=True); print(a.pid, b.pid, flush=True); "
+         "time.sleep(120)")
+
+
+def test_a_process_group_is_found_with_what_runs_below_it_in_other_groups_and_killed():
+    """As Ray's nodes are: `ray start` leaves a group (raylet, agents) whose workers each start a group of their own."""
+    leader = subprocess.Popen([sys.executable, "-c", GROUP], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    other = subprocess.Popen(["sleep", "120"])  # not in the group, nor below it
+    try:
+        a, b = map(int, leader.stdout.readline().split())
+        found = processes.group(leader.pid)
+        assert sorted(pid for pid, _, _ in found) == sorted([leader.pid, a, b])
+        assert processes.kill(found) == found
+        assert leader.wait(timeout=5) == -9
+        deadline = time.monotonic() + 5
+        while processes.group(leader.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes.group(leader.pid) == [] and processes.kill(found) == []  # gone: nothing left to signal
+        assert other.poll() is None
+    finally:
+        for proc in (leader, other):
+            proc.kill()
+            proc.wait()
+
+
 def test_signals_are_held_back_during_a_store_write_and_acted_on_after_it():
     """A stop between BEGIN and COMMIT left a transaction open (the next write then went into it and was lost with
     it); one just after COMMIT made the Recorder count stored games as already stored. The store's transactions

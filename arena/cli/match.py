@@ -98,6 +98,8 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
         print_table(cols, rows, title=title, right=cols[1:])
     if doc["sprt"]:
         click.echo(sprt_line(doc["sprt"], doc["participants"]))
+    if doc.get("nodes"):
+        click.echo(nodes_line(doc["nodes"], doc["replayed"]))
     if doc["stored"]:
         st = doc["stored"]
         click.echo(f"Stored {st['new']} new games in {st['db']}"
@@ -115,6 +117,15 @@ def print_standings(doc: dict[str, Any], single: bool) -> None:
         click.echo(f"forfeit: game {f['game']}, seat {f['seat']} ({f['player']}): {f['reason']}", err=True)
     if len(doc["forfeits"]) > 5:
         click.echo(f"... and {len(doc['forfeits']) - 5} more forfeits (see --json).", err=True)
+
+
+def nodes_line(nodes: dict[str, int], replayed: list[dict[str, Any]]) -> str:
+    """Where a match played on Ray ran: "Played on 2 Ray nodes: 10.0.0.5 120 games, 10.0.0.6 80 games"."""
+    line = f"Played on {len(nodes)} Ray node{'s' if len(nodes) != 1 else ''}: " + \
+        ", ".join(f"{node} {games} game{'s' if games != 1 else ''}" for node, games in nodes.items())
+    if replayed:
+        line += f"; {len(replayed)} played again after their Ray worker or node was lost"
+    return line + "."
 
 
 def sprt_line(s: dict[str, Any], names: list[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from arena.errors import UsageError
 from arena.match import game_seed, opening_of, seat_orders
 from arena.openings import Book, describe
-from arena.parallel import GameJob, PlayOptions, plays_in_process, run_games
+from arena.parallel import GameJob, Placement, PlayOptions, plays_in_process, run_games
 from arena.services.progress import SILENT, Progress
 from arena.sprt import Sprt, SprtSpec
 from arena.stats import standings
@@ -98,10 +99,11 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
                         ) if store is not None else None
     played: list[tuple[tuple[int, ...], MatchResult]] = []
     interrupted = False
+    where = Placement()
     progress.start(info.env_id, games)
     stream = run_games(jobs, workers=request.workers, ray_address=request.ray_address, registry=registry,
                        options=PlayOptions(record_moves=request.record_moves, move_timeout=request.move_timeout,
-                                           game_timeout=request.game_timeout))
+                                           game_timeout=request.game_timeout), placement=where)
     try:
         with contextlib.closing(stream):
             for job, result in stream:
@@ -137,8 +139,17 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
         "standings": [s.to_dict(single_seat=single) for s in standings(names, played)],
         "forfeits": [{"game": i, "seat": seat, "player": r.players[seat], "reason": why}
                      for i, (_, r) in enumerate(played) for seat, why in sorted(r.forfeits.items())],
+        **(_placement(where, len(played)) if request.ray_address is not None else {"nodes": None, "replayed": None}),
         "results": [r.to_dict() for _, r in played],
     }
+
+
+def _placement(where: Placement, played: int) -> dict[str, Any]:
+    """Where the first `played` games ran on Ray: games per node, and the games played again after a try was lost
+    with its actor (its process died or its node was lost), with where."""
+    return {"nodes": dict(Counter(where.played[i] for i in range(played) if i in where.played).most_common()),
+            "replayed": [{"game": i, "lost_on": where.lost[i], "played_on": where.played.get(i)}
+                         for i in range(played) if i in where.lost]}
 
 
 def _side_names(info: Any, sides: Sequence[int]) -> str:
