@@ -134,7 +134,7 @@ def describe_here() -> dict[str, Any]:
     from arena.plugin_manager import get_plugin_manager
 
     try:
-        plugins = sorted(name for name, _ in get_plugin_manager().list_name_plugin())
+        plugins = sorted(name for name, plugin in get_plugin_manager().list_name_plugin() if plugin is not None)
         error = None
     except Exception as e:  # a plugin that fails to load there: reported, not raised
         plugins, error = [], f"{type(e).__name__}: {e}"
@@ -197,8 +197,9 @@ def check_nodes(needs: Mapping[str, str] | None = None) -> None:
     reports = {n: failed.get(n) or _checked[n] for n in alive if n in failed or n in _checked}
     lines = problems(describe_here(), reports, needs or {})
     if lines:
-        more = f" ({len(lines) - 1} more problems)" if len(lines) > 1 else ""
-        raise UsageError(lines[0] + more)
+        more = len(lines) - 1
+        raise UsageError(lines[0] if not more else
+                         f"{lines[0].rstrip('.')} ({more} more problem{'s' if more > 1 else ''}).")
 
 
 def forget_nodes() -> None:

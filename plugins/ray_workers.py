@@ -19,19 +19,32 @@ from arena.errors import ArenaError, PluginError
 from arena.parallel import ChunkPlayer, GameJob, Placement, PlayOptions, crashed
 from arena.types import MatchResult
 
-from .ray_session import connect
+from .ray_session import connect, needs_of
+from .ray_snapshots import pack, unpack
+
+START_TIMEOUT_S = 120.0  # waiting for a CPU for the first match worker before saying none is free
 
 
 def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options: PlayOptions, retries: int,
                placement: Placement | None = None) -> Iterator[tuple[GameJob, MatchResult]]:
     """Yields (job, result) chunk by chunk as actors finish them; `workers` <= 1 means one actor per cluster CPU.
     `placement`, when given, is filled with the node each game was played on and the nodes where tries were lost."""
-    connect(address)  # a missing Ray or an unreachable cluster: one line
+    from arena.registry import Registry
+
+    registry = Registry()
+    players = sorted({p for chunk in chunks for job in chunk for p in job.players})
+    needs: dict[str, str] = {}
+    for env in sorted({job.env for chunk in chunks for job in chunk}):
+        needs.update(needs_of(registry, env, players))
+    connect(address, needs=needs)  # a missing Ray, an unreachable cluster, a node unlike this one: one line
     import ray
+
+    snapshots = ray.put(pack(players))  # the snapshots' folders, for nodes other than this machine
 
     @ray.remote(num_cpus=1, max_restarts=0)
     class MatchWorker:
-        def __init__(self) -> None:
+        def __init__(self, packed: Any) -> None:
+            unpack(packed)
             self.player = ChunkPlayer()
 
         def node(self) -> tuple[str, str]:
@@ -43,7 +56,8 @@ def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options:
     def cpus() -> int:  # of the live nodes
         return int(ray.cluster_resources().get("CPU", 0))
 
-    size = max(1, cpus()) if workers <= 1 else min(workers, max(1, cpus()))  # an actor holds its CPU
+    free = int(ray.available_resources().get("CPU", 0))  # a league's EnvRunners may hold some of the CPUs
+    size = max(1, free) if workers <= 1 else min(workers, max(1, free))  # an actor holds its CPU
     size = min(size, len(chunks)) or 1
     starting: dict[Any, Any] = {}  # ref of an actor's node() -> the actor
     playing: dict[Any, tuple[Any, int]] = {}  # ref of play() -> (actor, chunk number)
@@ -55,7 +69,7 @@ def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options:
     failed_starts = 0
 
     def hire() -> None:
-        actor = MatchWorker.remote()
+        actor = MatchWorker.remote(snapshots)
         starting[actor.node.remote()] = actor
 
     def actors() -> int:
@@ -71,7 +85,13 @@ def ray_stream(chunks: list[list[GameJob]], workers: int, address: str, options:
             if not playing and not starting:
                 raise ArenaError(f"No Ray actor is left to play {len(todo)} chunks of games, and the live nodes of "
                                  f"the cluster at {address!r} have no CPU for a new one.")
-            [ref], _ = ray.wait([*playing, *starting], num_returns=1)
+            ready, _ = ray.wait([*playing, *starting], num_returns=1,
+                                timeout=None if playing or node_of else START_TIMEOUT_S)
+            if not ready:
+                raise ArenaError(f"No match worker could start on the Ray cluster at {address!r} within "
+                                 f"{START_TIMEOUT_S:.0f} s: no CPU is free there (its "
+                                 f"{cpus()} CPUs are held by other work). Add a node, or play without Ray.")
+            ref = ready[0]
             if ref in starting:
                 actor = starting.pop(ref)
                 try:

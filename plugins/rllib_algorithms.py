@@ -286,6 +286,7 @@ class Session:
         # sampling on EnvRunner actors: this process only waits and updates, so the league may train this
         # learner at the same time as others (arena.services.scheduler)
         self.samples_remotely = r.num_env_runners > 0
+        self.runner_nodes: list[str] = self._runner_nodes() if self.samples_remotely else []
         self.iteration = self.env_steps = 0
         self.anchor: str | None = None  # the snapshot folder PPO's KL penalty holds the policy to (anchor > 0)
 
@@ -389,6 +390,16 @@ class Session:
         out = {"iteration": self.iteration, "outcomes": outcomes, "env_steps": self.env_steps,
                "illegal_actions": self.illegal_actions()}
         return {**out, "returns": returns} if info_cooperative(self.spec) else out
+
+    def _runner_nodes(self) -> list[str]:
+        """The IP of the Ray node of each remote EnvRunner, for the league's log."""
+        import ray
+
+        group = getattr(self.algo, "env_runner_group", None)
+        if group is None:
+            return []
+        return [ip for ip in group.foreach_env_runner(lambda runner: ray.util.get_node_ip_address(),
+                                                      local_env_runner=False) if ip]
 
     def set_table(self, table: Mapping[str, float]) -> None:
         """Change whom the learner meets, in every env of every EnvRunner, without restarting anything."""

@@ -24,7 +24,8 @@ from arena.testing.cluster import Cluster, ClusterError, two_node_cluster
 
 ARENA = str(Path(sys.executable).with_name("arena"))
 C4 = "openspiel/connect_four"
-STRONG = "mcts:simulations=300"  # ~0.2 s a game against itself on one core here: a chunk of 8 takes a second or two
+STRONG = "mcts:simulations=300"
+MISSING_THERE = "arena.plugins.alphabeta"  # the second node's plugin block list  # ~0.2 s a game against itself on one core here: a chunk of 8 takes a second or two
 
 # An installed third-party plugin, as far as importlib.metadata can tell (a dist-info folder on PYTHONPATH), so that
 # Ray workers on both nodes find it through the `arena` entry points as they find any plugin.
@@ -67,7 +68,10 @@ def plugin_path(tmp_path_factory) -> str:
 def cluster(plugin_path) -> Iterator[Cluster]:
     """One cluster for the module; the test that kills the second node comes last."""
     pytest.importorskip("ray")
-    with two_node_cluster(env={"PYTHONPATH": plugin_path}) as cluster:
+    # 2 CPUs a node: a league's two EnvRunners and its two evaluation actors fill all four. The second node lacks the
+    # alpha-beta plugin (blocked there), as a node where a plugin is not installed.
+    with two_node_cluster(num_cpus=2, env={"PYTHONPATH": plugin_path},
+                          second_env={"ARENA_BLOCK_PLUGINS": MISSING_THERE}) as cluster:
         yield cluster
     for node in (cluster.head, cluster.second):
         assert node.processes() == [], f"left running: {node.processes()}"
@@ -145,6 +149,79 @@ def test_a_plugin_that_does_not_load_on_the_workers_stops_the_match_with_one_lin
     assert proc.returncode in (1, 2) and out == "", err
     (line,) = err.strip().splitlines()
     assert line.startswith("Error: ") and "Plugin 'clustertest'" in line and "broken on this node" in line, err
+
+
+def test_a_node_without_a_plugin_the_match_needs_is_one_line_naming_it(cluster, plugin_path, tmp_path):
+    proc = start_match(cluster, plugin_path, tmp_path / "missing.db", "alphabeta:depth=1", "random", "-n", "4")
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2 and out == "", err
+    (line,) = err.strip().splitlines()
+    assert line == (f"Error: Ray node {cluster.second.ip} lacks the Arena plugin '{MISSING_THERE}', which policy "
+                    "alphabeta:depth=1 needs: install it there (or unblock it), or let Arena ship it "
+                    "(ARENA_RAY_SHIP=on)."), err
+    assert not (tmp_path / "missing.db").exists() or stored(tmp_path / "missing.db") == []
+
+
+LEAGUE = """
+name = "cluster_league"
+env = "openspiel/kuhn_poker"
+seed = 3
+
+[[learners]]
+name = "main"
+hidden = [16]
+hyperparameters = {{ train_batch_size_per_learner = 256, minibatch_size = 128, num_epochs = 1 }}
+
+[[learners]]
+name = "exploiter"
+role = "main_exploiter"
+hidden = [16]
+hyperparameters = {{ train_batch_size_per_learner = 256, minibatch_size = 128, num_epochs = 1 }}
+
+[[fixed]]
+policy = "random"
+
+[round]
+iterations = 1
+
+[evaluation]
+games = 10
+
+[resources]
+num_env_runners = 1
+num_envs_per_env_runner = 4
+eval_workers = 2
+ray_address = "{address}"
+
+[stop]
+rounds = 1
+"""
+
+
+def test_a_league_trains_its_learners_at_once_and_evaluates_across_both_nodes(cluster, plugin_path, tmp_path):
+    """Two learners with an EnvRunner each and two evaluation actors fill the cluster's four CPUs, so both nodes
+    work; the learners train at the same time; only the driver writes the store, every game once."""
+    league, db = tmp_path / "league.toml", tmp_path / "league.db"
+    league.write_text(LEAGUE.format(address=cluster.address))
+    env = {**os.environ, **cluster.env, "PYTHONPATH": plugin_path}
+    done = subprocess.run([ARENA, "league", "run", str(league), "--db", str(db), "--run-dir", str(tmp_path / "runs")],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stderr
+    assert "round 1: 2 learners train at the same time on the Ray cluster." in log, log[-3000:]
+    nodes, played = set(), 0
+    for line in log.splitlines():
+        if " samples on 1 EnvRunner on Ray node " in line:
+            nodes.add(line.rstrip(".").rpartition(" ")[2])
+        if "evaluation played on" in line:  # "round 1: evaluation played on 2 Ray nodes: IP 24 games, IP 16 games."
+            for part in line.partition("nodes: ")[2].rstrip(".").split(", "):
+                node, games, _ = part.split(" ")
+                nodes.add(node)
+                played += int(games)
+    assert nodes == {cluster.head.ip, cluster.second.ip}, log[-3000:]
+    with sqlite3.connect(db) as con:
+        ok, errors = con.execute("SELECT SUM(status = 'ok'), SUM(status = 'error') FROM matches").fetchone()
+    assert played > 0 and ok == played and errors == 0  # every game played on the nodes was stored, once
 
 
 def test_a_match_survives_losing_the_second_node_mid_run(cluster, plugin_path, tmp_path):

@@ -144,6 +144,11 @@ def head_to_head(registry: Any, request: HeadToHead, *, store: Any = None, progr
     }
 
 
+def games_per_node(where: Placement) -> dict[str, int]:
+    """Games per Ray node, most first."""
+    return dict(Counter(where.played.values()).most_common())
+
+
 def _placement(where: Placement, played: int) -> dict[str, Any]:
     """Where the first `played` games ran on Ray: games per node, and the games played again after a try was lost
     with its actor (its process died or its node was lost), with where."""
@@ -196,20 +201,23 @@ def _plan(registry: Any, request: HeadToHead, first_index: int = 0) -> tuple[int
 
 
 def first_player_scores(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None, event: str | None = None,
-                        workers: int = 1, ray_address: str | None = None) -> list[float]:
+                        workers: int = 1, ray_address: str | None = None,
+                        placement: Placement | None = None) -> list[float]:
     """Each match's first player's score (`first_player_standings`)."""
     return [s.score for s in first_player_standings(registry, requests, store=store, event=event, workers=workers,
-                                                    ray_address=ray_address)]
+                                                    ray_address=ray_address, placement=placement)]
 
 
 def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, store: Any = None,
-                           event: str | None = None, workers: int = 1, ray_address: str | None = None) -> list[Any]:
+                           event: str | None = None, workers: int = 1, ray_address: str | None = None,
+                           placement: Placement | None = None) -> list[Any]:
     """Several matches played as one batch of games (one pool of `workers` workers for all of them), stored as they
     finish; returns each match's first player's Standing (with one side, its score is the mean return). The games,
     their seeds and match ids are those that head_to_head would play for each request alone, so the store ends up
     the same; what a batch saves is starting workers once instead of once per match. For league evaluation (no
     SPRT, no progress, no report). With `ray_address` the games play on Ray actors there, as `arena match
-    --ray-address` plays them; only this process writes the store."""
+    --ray-address` plays them, and `placement` (when given) is filled with the node of each game; only this process
+    writes the store."""
     from arena.services.recording import Recorder
 
     plans, jobs = [], []
@@ -220,7 +228,7 @@ def first_player_standings(registry: Any, requests: Sequence[HeadToHead], *, sto
     played: list[MatchResult] = []
     with Recorder(store, event=event, stream=plays_in_process(workers, ray_address)) if store is not None \
             else contextlib.nullcontext() as recorder:
-        stream = run_games(jobs, workers=workers, ray_address=ray_address, registry=registry)
+        stream = run_games(jobs, workers=workers, ray_address=ray_address, registry=registry, placement=placement)
         with contextlib.closing(stream):
             for _, result in stream:
                 played.append(result)

@@ -31,7 +31,8 @@ from arena.features import version_for
 from arena.learners import create_learner, restore
 from arena.pool import FIXED, LEARNER, SELF, SNAPSHOT, Member, Pool
 from arena.ratings import conservative
-from arena.services.headtohead import HeadToHead, first_player_scores, first_player_standings
+from arena.parallel import Placement
+from arena.services.headtohead import HeadToHead, first_player_scores, first_player_standings, games_per_node
 from arena.services.leagues import stop_leftovers
 from arena.services.training import RETURN, check_init
 from arena.store import leagues as state
@@ -150,6 +151,10 @@ class Scheduler:
                 self.reg, x.algo, env=lg.env, table=self._fit_table(x, {SELF: 1.0}, state.pool(self.store, lg.name)),
                 hyperparameters=x.hyperparameters,
                 hidden=x.hidden, seed=lg.seed + len(self.sessions), resources=self.resources)
+            where = getattr(self.sessions[x.name], "runner_nodes", None)  # an RLlib learner's remote EnvRunners
+            if where:
+                self.echo(f"Learner {x.name} samples on {len(where)} EnvRunner{'s' if len(where) != 1 else ''} on "
+                          f"Ray node{'s' if len(set(where)) != 1 else ''} {', '.join(sorted(set(where)))}.")
             if trained:
                 path = self.checkpoint(x.name, trained)
                 if not path.is_dir():
@@ -359,8 +364,10 @@ class Scheduler:
                 for snapshot in best:
                     match([fixed, snapshot], eval_seed(lg.seed, r, fixed, snapshot), lg.eval_top_games)
         # one batch of games on one pool of workers for the whole round
+        where = Placement()
         played = first_player_scores(self.reg, [m for _, _, m in matches], store=self.store, event=lg.name,
-                                     workers=lg.eval_workers, ray_address=self.ray_address)
+                                     workers=lg.eval_workers, ray_address=self.ray_address, placement=where)
+        self._say_where(r, where)
         scores: dict[str, dict[str, float]] = {}
         for (learner, opponent, _), score in zip(matches, played):
             if learner is not None:
@@ -380,9 +387,20 @@ class Scheduler:
             if fixed and state.games_between(self.store, lg.name, fixed, fixed) < lg.eval_games:
                 matches.append((None, HeadToHead(lg.env, (fixed,), games=lg.eval_games,
                                                  seed=eval_seed(lg.seed, 0, fixed, ""), event=lg.name)))
+        where = Placement()
         played = first_player_standings(self.reg, [m for _, m in matches], store=self.store, event=lg.name,
-                                        workers=lg.eval_workers, ray_address=self.ray_address)
+                                        workers=lg.eval_workers, ray_address=self.ray_address, placement=where)
+        self._say_where(r, where)
         return {learner: {RETURN: standing.score} for (learner, _), standing in zip(matches, played) if learner}
+
+    def _say_where(self, r: int, where: Placement) -> None:
+        """On a Ray cluster: which nodes played the round's evaluation games, and any played again."""
+        if where.played:
+            nodes = games_per_node(where)
+            self.echo(f"round {r}: evaluation played on {len(nodes)} Ray node{'s' if len(nodes) != 1 else ''}: "
+                      + ", ".join(f"{node} {games} games" for node, games in nodes.items())
+                      + (f"; {len(where.lost)} played again after their node or worker was lost" if where.lost
+                         else "") + ".")
 
     def _teams(self, pool: Pool) -> dict[str, str]:
         """The team each player bound to one is bound to: a team-bound learner's copies and snapshots."""

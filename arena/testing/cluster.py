@@ -111,11 +111,13 @@ class Cluster:
 
 @contextlib.contextmanager
 def two_node_cluster(num_cpus: int = 1, second_num_cpus: int | None = None, *, second_ip: str = "127.0.0.2",
-                     env: Mapping[str, str] | None = None, keep_logs: bool = False) -> Iterator[Cluster]:
+                     env: Mapping[str, str] | None = None, second_env: Mapping[str, str] | None = None,
+                     keep_logs: bool = False) -> Iterator[Cluster]:
     """Start `ray start --head` and a second node joined to it, each with `num_cpus` CPUs (the second:
     `second_num_cpus`, default the same) and no dashboard; yield the Cluster; stop all of it by process id.
 
-    `env` is added to the environment of every Ray process (workers included). With `keep_logs`, the nodes'
+    `env` is added to the environment of every Ray process (workers included), `second_env` to the second node's
+    only (a node set up unlike the head, such as one without a plugin: ARENA_BLOCK_PLUGINS). With `keep_logs`, the nodes'
     temporary folders (session logs) are left behind for a post-mortem; by default they are removed.
     """
     if sys.platform != "linux":
@@ -135,7 +137,8 @@ def two_node_cluster(num_cpus: int = 1, second_num_cpus: int | None = None, *, s
                              f"--dashboard-port={_free_port()}"], num_cpus, root / "head", environ))
         address = f"{nodes[0].ip}:{port}"
         nodes.append(_start([f"--address={address}", f"--node-ip-address={second_ip}"],
-                            num_cpus if second_num_cpus is None else second_num_cpus, root / "second", environ))
+                            num_cpus if second_num_cpus is None else second_num_cpus, root / "second",
+                            {**environ, **dict(second_env or {})}))
         cluster = Cluster(address, nodes[0], nodes[1], auth)
         cluster.wait_for_nodes(2)
         yield cluster
