@@ -3,9 +3,9 @@
 - training: PPO env steps/s on Connect Four against random with 0, 1 and 2 remote EnvRunners (0: sampling in the
   driver), rounds interleaved so that load drifting over the run hits every setting alike; the median over
   --reps measured iterations after one warm-up iteration per build;
-- match play: games/s of `random` against `connect_four_heuristic` on Ray actors, on a one-node and on a two-node
-  Ray cluster started on this machine (arena.testing.cluster), 1 CPU per node, through the head-to-head service
-  with a store, as `arena match --ray-address` plays them; and the same on worker processes (no Ray) for scale;
+- match play: games/s of `random` against `connect_four_heuristic` (--games games, stored) on Ray actors of a
+  one-node and of a two-node Ray cluster started on this machine (arena.testing.cluster), 1 CPU a node, through the
+  head-to-head service as `arena match --ray-address` plays them; and on 2 worker processes (no Ray) for scale;
 - the store: rated matches/s that one SQLite writer takes through the Recorder that every command uses.
 
 On one machine, two nodes share its cores: the figure shows what Ray's scheduling and transfer cost, not the speed-up
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,33 +61,42 @@ def env_steps(runners: list[int], reps: int, iterations: int) -> dict[int, dict[
             for k, v in rates.items()}
 
 
-def match_games(games: int, db: Path) -> dict[str, Any]:
-    """games/s of one match on worker processes, then on Ray clusters of one and two nodes of this machine."""
+def timed_match(games: int, db: Path, workers: int, address: str | None) -> dict[str, Any]:
+    """games/s of one stored match, timed after joining the cluster (the driver's start is not the play's cost)."""
     from arena.registry import Registry
     from arena.services.headtohead import HeadToHead, head_to_head
     from arena.services.recording import open_store
-    from arena.testing.cluster import LocalCluster
 
-    registry = Registry()
-    out: dict[str, Any] = {}
+    if address is not None:
+        from arena.plugins.ray_session import connect
 
-    def play(label: str, **where: Any) -> None:
-        with open_store(db / f"{label}.db") as store:
-            start = time.perf_counter()
-            report = head_to_head(registry, HeadToHead(ENV, ("random", "connect_four_heuristic"), games=games,
-                                                       seed=1, **where), store=store)
-            elapsed = time.perf_counter() - start
-        out[label] = {"games": report["games_played"], "seconds": elapsed, "games_per_s": games / elapsed,
-                      "nodes": report.get("nodes")}
-        print(f"  {label}: {games / elapsed:,.0f} games/s", file=sys.stderr)
+        connect(address)
+    with open_store(db) as store:
+        start = time.perf_counter()
+        report = head_to_head(Registry(), HeadToHead(ENV, ("random", "connect_four_heuristic"), games=games, seed=1,
+                                                     workers=workers, ray_address=address), store=store)
+        elapsed = time.perf_counter() - start
+    return {"games": report["games_played"], "seconds": elapsed, "games_per_s": report["games_played"] / elapsed,
+            "nodes": report.get("nodes")}
 
-    play("processes_2", workers=2)
+
+def match_games(games: int, db: Path) -> dict[str, Any]:
+    """games/s of one match on 2 worker processes (no Ray), then on Ray actors of a cluster of this machine with one
+    and with two nodes of 1 CPU each (one node: the second joins with no CPU, so no actor can go there). Each Ray
+    run is a child process that joins the cluster, as `arena match --ray-address` does."""
+    from arena.testing.cluster import two_node_cluster
+
+    out = {"processes_2": timed_match(games, db / "processes.db", 2, None)}
+    print(f"  2 worker processes: {out['processes_2']['games_per_s']:,.0f} games/s", file=sys.stderr)
     for nodes in (1, 2):
-        with LocalCluster(nodes=nodes, cpus_per_node=1) as cluster:
-            play(f"ray_{nodes}_nodes", workers=nodes, ray_address=cluster.address)
-            import ray
-
-            ray.shutdown()
+        with two_node_cluster(num_cpus=1, second_num_cpus=nodes - 1) as cluster:
+            done = subprocess.run([sys.executable, __file__, "--match-on", cluster.address, "--games", str(games),
+                                   "--db", str(db / f"ray{nodes}.db")], env={**os.environ, **cluster.env},
+                                  capture_output=True, text=True, timeout=900)
+            if done.returncode != 0:
+                raise SystemExit(f"the match on {nodes} node(s) failed: {done.stderr[-2000:]}")
+            out[f"ray_{nodes}_node{'s' if nodes > 1 else ''}"] = row = json.loads(done.stdout)
+        print(f"  Ray, {nodes} node(s): {row['games_per_s']:,.0f} games/s on {row['nodes']}", file=sys.stderr)
     return out
 
 
@@ -105,7 +115,15 @@ def main() -> None:
     parser.add_argument("--matches", type=int, default=20_000, help="Matches written to the store.")
     parser.add_argument("--skip", default="", help="Comma-separated parts to skip: training, matches, store.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--match-on", help=argparse.SUPPRESS)  # the child process of match_games
+    parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.match_on:
+        from arena import logs
+
+        logs.quiet(False)
+        print(json.dumps(timed_match(args.games, Path(args.db), 2, args.match_on)))
+        return
     skip = set(filter(None, args.skip.split(",")))
     from arena import logs
 
