@@ -158,6 +158,26 @@ class SnapshotPolicy:
 
     def act_batch(self, calls: Sequence[Mapping[str, Any]]) -> list[int]:
         """Moves for many boards in one forward pass (the match runner batches games that wait on this snapshot)."""
+        actions = []
+        for row, call in zip(self._logits(calls), calls):
+            if self.greedy:
+                actions.append(int(np.argmax(row)))
+                continue
+            p = np.exp(row - row.max())
+            actions.append(int(call["rng"].choice(len(p), p=p / p.sum())))
+        return actions
+
+    def action_probabilities(self, observation: Any, action_mask: np.ndarray, game: GameInfo,
+                             history: Sequence[tuple[int, int]], seat: int, state: Any) -> np.ndarray:
+        """The softmax of the masked logits: what the snapshot plays sampled (greedy=false), and the policy that
+        exploitability and teachers read."""
+        row = self._logits([{"observation": observation, "action_mask": action_mask, "game": game,
+                             "history": history, "seat": seat, "state": state}])[0]
+        p = np.exp(row - row.max())
+        return p / p.sum()
+
+    def _logits(self, calls: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """One row of logits per call, illegal moves at -inf, from one forward pass per network."""
         import torch
 
         x = np.stack([features(c["game"], c["observation"], c["history"], c["seat"], self.version, c.get("state"))
@@ -170,16 +190,9 @@ class SnapshotPolicy:
                 which = np.array([self._net_of(c["seat"]) for c in calls])
                 for i in set(which.tolist()):
                     logits[which == i] = self.nets[i](torch.from_numpy(x[which == i])).numpy()
-        actions = []
         for row, call in zip(logits, calls):
             row[np.asarray(call["action_mask"]) == 0] = -np.inf
-            if self.greedy:
-                actions.append(int(np.argmax(row)))
-                continue
-            p = np.exp(row - row.max())
-            actions.append(int(call["rng"].choice(len(p), p=p / p.sum())))
-        return actions
-
+        return logits
 
     def sides(self, game: GameInfo) -> list[int] | None:
         """The sides (teams) whose every seat it has a network for; None: it plays any seat."""

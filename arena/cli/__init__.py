@@ -9,6 +9,7 @@ import click
 
 from arena.cli.check import check_cmd
 from arena.cli.dataset import dataset_group
+from arena.cli.exploitability import exploitability_cmd
 from arena.cli.league import league_group
 from arena.cli.match import match_cmd
 from arena.cli.serve import serve_cmd
@@ -149,6 +150,7 @@ for _command in STORE_COMMANDS:
     cli.add_command(_command)
 cli.add_command(check_cmd)
 cli.add_command(dataset_group)
+cli.add_command(exploitability_cmd)
 cli.add_command(league_group)
 cli.add_command(match_cmd)
 cli.add_command(serve_cmd)
