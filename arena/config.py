@@ -26,7 +26,7 @@ SCHEMA: dict[str, set[str]] = {
                           "teacher"},
     "fixed": {"policy", "params"},
     "snapshots": {"every", "win_rate", "against", "max_pool"},
-    "evaluation": {"games", "snapshots", "top", "top_games", "openings"},
+    "evaluation": {"games", "snapshots", "top", "top_games", "openings", "exploitability"},
     "stop": {"rounds", "minutes", "win_rate", "rating", "return"},
     "stop.win_rate": {"player", "at_least", "learner"},
     "round": {"iterations"},
@@ -136,6 +136,7 @@ class League:
     payoff_decay: float = 0.99
     eval_workers: int = 1  # worker processes for a round's evaluation games (same results as 1, seed for seed)
     eval_openings: str | None = None  # arena.openings spec for evaluation game pairs (a file path made absolute)
+    eval_exploitability: bool = False  # each round, each learner copy's exploitability (arena.services.exploitability)
 
     def learner(self, name: str) -> Learner:
         return next(x for x in self.learners if x.name == name)
@@ -363,6 +364,11 @@ def load(path: str | Path, registry: Any = None) -> League:
     eval_openings = _openings(c, c.typed(ev, "openings", "evaluation", str), path, game)
     eval_top = c.typed(ev, "top", "evaluation", int, 4, low=0)
     eval_top_games = c.typed(ev, "top_games", "evaluation", int, 10, low=0)
+    eval_exploitability = bool(c.typed(ev, "exploitability", "evaluation", bool, False))
+    if eval_exploitability and game is not None:
+        problem = _exploitability_problem(game)
+        if problem:
+            c.add("evaluation.exploitability", problem)
     iterations = c.typed(c.keys(raw.get("round", {}), "round", "round"), "iterations", "round", int, 1, low=1)
 
     stop = c.keys(raw.get("stop", {}), "stop", "stop")
@@ -427,7 +433,8 @@ def load(path: str | Path, registry: Any = None) -> League:
                   stop_rounds=rounds, stop_minutes=minutes, stop_win_rate=stop_win,
                   stop_rating=rating, stop_return=float(stop_return) if stop_return is not None else None,
                   resources=resources, payoff_decay=float(decay),
-                  eval_workers=eval_workers or 1, eval_openings=eval_openings)
+                  eval_workers=eval_workers or 1, eval_openings=eval_openings,
+                  eval_exploitability=eval_exploitability)
 
 
 def _non_finite(value: Any, key: str = "") -> list[str]:
@@ -497,6 +504,13 @@ def _features(hyperparameters: Any) -> int:
     from .features import version_for
 
     return version_for(hyperparameters.get("lookahead", False) if isinstance(hyperparameters, dict) else False)
+
+
+def _exploitability_problem(game: Any) -> str | None:
+    """Why exploitability cannot be computed each round for this game (arena.services.exploitability), or None."""
+    from arena.services.exploitability import solvable
+
+    return solvable(game)
 
 
 def _openings(c: _Checker, text: str | None, path: Path, game: Any, where: str = "evaluation.openings") -> str | None:

@@ -59,8 +59,13 @@ def site(tmp_path_factory):
         from test_learner_contract import LEAGUE  # a league of the numpy learner on rock-paper-scissors
 
         (root / "np.toml").write_text(LEAGUE.format(lr=0.5, fixed="constant", extra="[stop]\nrounds = 2"))
+        # the same learner on Kuhn poker, its copies' exploitability computed every round
+        (root / "kx.toml").write_text(LEAGUE.format(lr=0.5, fixed="random", extra="[stop]\nrounds = 2").replace(
+            'name = "np"', 'name = "kx"').replace("pettingzoo/rps_v2", "openspiel/kuhn_poker").replace(
+            "snapshots = 1", "snapshots = 1\nexploitability = true"))
         with open_store(db) as store:
             Scheduler(load(root / "np.toml", reg), store, reg, run_dir=root / "runs", echo=lambda _: None).run()
+            Scheduler(load(root / "kx.toml", reg), store, reg, run_dir=root / "runs", echo=lambda _: None).run()
             for env, players, games in ((C4, ("random", "connect_four_heuristic"), 6),
                                         (TTT, ("random", "mcts:simulations=10"), 6),
                                         ("openspiel/kuhn_poker", ("random", "constant"), 4)):
@@ -128,7 +133,7 @@ def test_payoff_and_history_twins_hold_the_store_queries(site, client):
 
 def test_player_lineage_links_a_snapshot_to_its_learner_round_and_steps(site, client):
     with open_store(site["db"], readonly=True) as store:
-        snapshot = browse.snapshots(store)[0]["id"]
+        snapshot = next(s["id"] for s in browse.snapshots(store) if s["id"].startswith("snapshot/np-"))
         row = browse.player(store, snapshot)
     doc = client.get("/api/player/" + snapshot).json()
     assert doc["player"]["parent"] == row["parent"] and doc["player"]["steps"] == row["steps"] > 0
@@ -273,7 +278,7 @@ def test_a_kept_page_is_rendered_anew_once_the_store_changes(site):
 def test_a_game_against_a_league_snapshot_is_played_through(site, client, monkeypatch):
     monkeypatch.setenv("ARENA_SNAPSHOTS", str(site["root"] / "snapshots"))
     with open_store(site["db"], readonly=True) as store:
-        snapshot = browse.snapshots(store)[0]["id"]
+        snapshot = next(s["id"] for s in browse.snapshots(store) if s["id"].startswith("snapshot/np-"))
     state = post(client, "/api/play", {"env": "pettingzoo/rps_v2", "opponent": snapshot, "seat": 1}).json()
     assert state["players"] == [snapshot, "human/guest"] and [m["action"] for m in state["legal"]] == [0, 1, 2]
     while not state["over"]:  # rock-paper-scissors, moves at once: the list of legal moves, no board
@@ -528,6 +533,18 @@ def test_browser_league_heatmap_and_tournament_pages_draw(site, page):
     screenshot(page, "tournament")
     page.goto(page.base + "/games?env=openspiel/connect_four")
     assert page.locator("table.games tbody tr").count() == 6
+
+
+def test_browser_league_page_plots_exploitability_over_rounds(site, page):
+    page.goto(page.base + "/league/kx")
+    page.wait_for_selector("#league-exploitability path.line")
+    assert page.locator("#league-exploitability circle.marker").count() == 2  # one point a round
+    doc = json.loads(page.context.request.get(page.base + "/api/league/kx").text())
+    assert [r["round"] for r in doc["exploitability"]] == [1, 2]
+    assert all(0 <= r["main"] <= 2 for r in doc["exploitability"])
+    page.goto(page.base + "/league/np")  # rock-paper-scissors: no such plot
+    page.wait_for_selector("#league-plot path.line")
+    assert page.locator("#league-exploitability").count() == 0
 
 
 def test_browser_league_page_refreshes_while_the_league_runs(site, page):

@@ -89,10 +89,14 @@ def _print_status(doc: dict[str, Any], fmt: str = "table") -> None:
                + f"; {doc['elapsed_min']:.1f} min; {doc['matches']} evaluation games stored.")
     by = "mean_return" if any(m.get("mean_return") is not None for m in doc["members"]) else "rating"
     rows = sorted(doc["members"], key=lambda m: -(m[by] if m[by] is not None else -1e9))
-    emit(rows, [("member", lambda m: m["id"]), ("kind", lambda m: m["kind"]), ("role", lambda m: m["role"] or ""),
-                ("plays as", lambda m: m["plays_as"] or "-"), ("iteration", lambda m: m["iteration"] or ""),
-                (by.replace("_", " "), lambda m: "" if m[by] is None else f"{m[by]:.{3 if by == 'mean_return' else 1}f}"),
-                ("games", lambda m: m["games"])], fmt, title="Pool", right=("iteration", by.replace("_", " "), "games"))
+    columns = [("member", lambda m: m["id"]), ("kind", lambda m: m["kind"]), ("role", lambda m: m["role"] or ""),
+               ("plays as", lambda m: m["plays_as"] or "-"), ("iteration", lambda m: m["iteration"] or ""),
+               (by.replace("_", " "), lambda m: "" if m[by] is None else f"{m[by]:.{3 if by == 'mean_return' else 1}f}"),
+               ("games", lambda m: m["games"])]
+    if doc.get("exploitability"):  # [evaluation] exploitability: each copy's, as computed in its round
+        columns.append(("exploitability", lambda m: "" if m.get("exploitability") is None
+                        else f"{m['exploitability']:.4f}"))
+    emit(rows, columns, fmt, title="Pool", right=("iteration", by.replace("_", " "), "games", "exploitability"))
 
 
 @league_group.command("status")
@@ -115,6 +119,11 @@ def status_cmd(name: str, fmt: str, db_path: str) -> None:
     if fmt == "table" and doc["last_round"].get("evaluation"):
         for learner, scores in doc["last_round"]["evaluation"].items():
             click.echo(f"last evaluation, {learner}: " + "  ".join(f"{o} {s:.2f}" for o, s in scores.items()))
+    if fmt == "table" and doc.get("exploitability"):
+        learners = sorted({k for r in doc["exploitability"] for k in r if k != "round"})
+        for learner in learners:
+            curve = [(r["round"], r[learner]) for r in doc["exploitability"] if learner in r]
+            click.echo(f"exploitability of {learner} by round: " + ", ".join(f"r{n} {e:.3f}" for n, e in curve[-12:]))
 
 
 @league_group.command("list")

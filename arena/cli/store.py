@@ -51,6 +51,9 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
         rows = rankings.leaderboard(store, env=env, league=league, tournament=tournament, method=method, top=top)
         returns = [] if only_inversions else rankings.return_board(store, env=env, league=league,
                                                                    tournament=tournament, top=top)
+        exploitable = _league_exploitability(store, league) if league else {}
+    if exploitable:  # a league with [evaluation] exploitability: each copy's, as computed in its round
+        rows = [{**r, "exploitability": exploitable.get(r["player"])} for r in rows]
     inversions = rankings.inversions(rows)
     if returns and fmt != "table":  # JSON and CSV: one list, each entry with its `scored_by`
         return _return_board([{**r, "scored_by": "rating"} for r in rows], returns, fmt)
@@ -84,12 +87,14 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
         cols = [("Rank", field("rank")), ("Player", field("player")), ("μ", field("mu", ".2f")),
                 ("σ", field("sigma", ".2f")), ("μ−3σ", field("conservative", ".2f")), *STATS,
                 ("Last played (UTC)", lambda r: (r["last_played"] or "")[:19].replace("T", " "))]
+    if exploitable:
+        cols.append(("Exploitability", lambda r: "" if r["exploitability"] is None else f"{r['exploitability']:.4f}"))
     if inversions:
         cols.append(("Beat higher", lambda r: ", ".join(f"{b['player']} (#{b['rank']})" for b in r["beats_higher"])))
     if len(envs) > 1:
         cols.insert(1, ("Env", field("env")))
     emit(rows, cols, fmt, title=title,
-         right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Nash Elo", "Nash mass", "Games", "W", "D", "L"])
+         right=["Rank", "μ", "σ", "μ−3σ", "BT Elo", "Nash Elo", "Nash mass", "Games", "W", "D", "L", "Exploitability"])
     if returns:  # games with one side (one seat, or a cooperative team) are ranked by return, after the ratings
         click.echo("")
         _return_board([], returns, fmt)
@@ -102,6 +107,12 @@ def leaderboard_cmd(env: str | None, league: str | None, tournament: str | None,
             click.echo(f"{mark}{r['player']} (rank {r['rank']}) beat {r['opponent']} (rank {r['opponent_rank']}): "
                        f"{r['score']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] over {r['games']} games"
                        + (f" ({r['env']})" if len(envs) > 1 else ""))
+
+
+def _league_exploitability(store: Any, league: str) -> dict[str, float]:
+    from arena.services.leagues import exploitability_by_player
+
+    return exploitability_by_player(store, league)
 
 
 def _return_board(rated: list[dict[str, Any]], returns: list[dict[str, Any]], fmt: str) -> None:

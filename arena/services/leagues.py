@@ -22,6 +22,7 @@ def league_status(store: Store, name: str) -> dict[str, Any]:
     matches = state.match_count(store, name)
     # a game with one side has no ratings: its players' mean returns in this league's games instead
     returns = {r["player"]: r for r in return_board(store, env=row["env"], league=name)}
+    exploitable = exploitability_by_player(store, name, rounds)
     members = []
     for m in pool.members:
         rating = ratings.get(m.plays_as or "")
@@ -30,7 +31,8 @@ def league_status(store: Store, name: str) -> dict[str, Any]:
                         "iteration": m.iteration, "steps": m.steps, "parent": m.parent,
                         "rating": None if rating is None else round(conservative(rating.skill), 2),
                         "mean_return": None if mean is None else round(mean["mean_return"], 3),
-                        "games": rating.games if rating else mean["games"] if mean else 0})
+                        "games": rating.games if rating else mean["games"] if mean else 0,
+                        **({"exploitability": exploitable.get(m.plays_as or "")} if exploitable else {})})
     last = rounds[-1] if rounds else {}
     status, reason = row["status"], row["stop_reason"]
     if status == "running" and processes.here(row["run"]) and not processes.owner_alive(row["run"]):
@@ -38,7 +40,15 @@ def league_status(store: Store, name: str) -> dict[str, Any]:
     return {"league": name, "env": row["env"], "status": status, "stop_reason": reason,
             "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
             "elapsed_min": round(row["elapsed_s"] / 60, 2), "matches": matches, "file": row["file"],
-            "last_round": last, "members": members}
+            "last_round": last, "members": members,
+            "exploitability": [{"round": r["round"], **r["exploitability"]} for r in rounds if r.get("exploitability")]}
+
+
+def exploitability_by_player(store: Store, name: str, rounds: list[dict[str, Any]] | None = None) -> dict[str, float]:
+    """Each learner copy's exploitability, as `[evaluation] exploitability` computed it in its round: {copy: value}."""
+    rounds = state.rounds(store, name) if rounds is None else rounds
+    return {info["copy"]: r["exploitability"][learner] for r in rounds for learner, info
+            in r.get("learners", {}).items() if learner in (r.get("exploitability") or {})}
 
 
 def stop_leftovers(store: Store, name: str) -> tuple[dict[str, Any] | None, list[list[Any]]]:

@@ -223,6 +223,8 @@ class Scheduler:
         scores = self._evaluate(r)
         joined, retired = self._snapshot_rules(r, scores)
         summary.update(evaluation=scores, joined=[m.id for m in joined])
+        if lg.eval_exploitability:
+            summary["exploitability"] = self._exploitability(summary)
         for key in ("round", "phase", "at"):
             summary.pop(key, None)
         state.commit_done(self.store, lg.name, r, summary, joined, retired, self._tick())
@@ -393,6 +395,13 @@ class Scheduler:
         self._say_where(r, where)
         return {learner: {RETURN: standing.score} for (learner, _), standing in zip(matches, played) if learner}
 
+    def _exploitability(self, summary: dict[str, Any]) -> dict[str, float]:
+        """[evaluation] exploitability: each learner's copy of the round, by its move probabilities (NashConv / 2)."""
+        from arena.services.exploitability import exploitability
+
+        return {x: round(exploitability(self.reg, self.league.env, info["copy"])["exploitability"], 6)
+                for x, info in summary.get("learners", {}).items()}
+
     def _say_where(self, r: int, where: Placement) -> None:
         """On a Ray cluster: which nodes played the round's evaluation games, and any played again."""
         if where.played:
@@ -487,8 +496,10 @@ class Scheduler:
             train = "  ".join(f"{o} {s:.2f}" for o, (s, n) in played[:4]) + (
                 f"  (+{len(played) - 4} more)" if len(played) > 4 else "")
             ev = "  ".join(f"{o} {s:.2f}" for o, s in summary.get("evaluation", {}).get(name, {}).items())
+            exploit = summary.get("exploitability", {}).get(name)
             self.echo(f"  {name}: it {info['iteration']}, {info['steps']:,} steps | training: {train or '-'}"
-                      f" | evaluation: {ev or '-'}")
+                      f" | evaluation: {ev or '-'}" + (f" | exploitability {exploit:.4f}" if exploit is not None
+                                                       else ""))
         for snap in summary.get("joined", []):
             self.echo(f"  snapshot: {snap} joined the pool")
         if self._info().cooperative:  # nobody to beat: the best mean returns

@@ -191,6 +191,14 @@
       }
       plot(node, Object.entries(series).map(([n, points]) => ({name: n, points, cls: n.endsWith("evaluation") ? "eval" : "train",
         markers: points.map(([x, y]) => ({x, y, title: `${n}, round ${x}: ${y.toFixed(3)}`}))})), "round", "mean score");
+      const exploitNode = document.getElementById("league-exploitability");
+      if (exploitNode) {  // [evaluation] exploitability: one line per learner
+        const curves = {};
+        for (const r of rounds) for (const [who, e] of Object.entries(r.exploitability || {})) (curves[who] ||= []).push([r.round, e]);
+        plot(exploitNode, Object.entries(curves).map(([n, points]) => ({name: n, points,
+          markers: points.map(([x, y]) => ({x, y, title: `${n}, round ${x}: exploitability ${y.toFixed(4)}`}))})),
+          "round", "exploitability");
+      }
     };
     await draw();
     if (data.status !== "running") return;
