@@ -74,18 +74,31 @@ def payoff_matrix(records: Iterable[tuple[str, str, float, float, float]], playe
 
 def maxent_nash(a: np.ndarray) -> np.ndarray:
     """The maximum-entropy Nash equilibrium p of the symmetric zero-sum game with antisymmetric payoff matrix a."""
-    a = np.asarray(a, dtype=float)
+    a = _scaled(a)
     k = a.shape[0]
-    if a.shape != (k, k) or not np.allclose(a, -a.T, atol=1e-9) or not np.all(np.isfinite(a)):
-        raise ValueError("need a finite antisymmetric square payoff matrix")
     if k <= 1:
         return np.ones(k)
-    scale = max(float(np.abs(a).max()), 1e-300)
-    a = a / scale  # equilibria do not depend on the scale; the solvers' tolerances do
     support = _support(a)
     p = np.zeros(k)
     p[support] = _maxent(a, support)
     return p
+
+
+def equilibrium_support(a: np.ndarray) -> list[int]:
+    """The players with mass in some Nash equilibrium of the symmetric zero-sum game with antisymmetric payoff
+    matrix a (the union of the equilibria's supports), in index order."""
+    a = _scaled(a)
+    return sorted(_support(a).tolist()) if a.shape[0] > 1 else list(range(a.shape[0]))
+
+
+def _scaled(a: np.ndarray) -> np.ndarray:
+    """a, checked to be a finite antisymmetric square matrix, scaled to max |a| = 1: equilibria do not depend on
+    the scale; the solvers' tolerances do."""
+    a = np.asarray(a, dtype=float)
+    k = a.shape[0] if a.ndim else -1
+    if a.shape != (k, k) or not np.allclose(a, -a.T, atol=1e-9) or not np.all(np.isfinite(a)):
+        raise ValueError("need a finite antisymmetric square payoff matrix")
+    return a / max(float(np.abs(a).max(initial=0.0)), 1e-300)
 
 
 def _support(a: np.ndarray) -> np.ndarray:
