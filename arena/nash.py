@@ -112,10 +112,15 @@ def _support(a: np.ndarray) -> np.ndarray:
     cost = np.concatenate([np.zeros(k), -np.ones(k)])
     upper = np.block([[a, np.zeros((k, k))], [-eye, SUPPORT_FLOOR * eye]])
     equal = np.concatenate([np.ones(k), np.zeros(k)])[None]
-    res = linprog(cost, A_ub=upper, b_ub=np.zeros(2 * k), A_eq=equal, b_eq=[1.0],
-                  bounds=[(0, None)] * k + [(0, 1)] * k, method="highs",
-                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
-    if res.status != 0:  # cannot happen for an antisymmetric matrix (an equilibrium always exists)
+    for presolve in (True, False):  # HiGHS's presolve can stop on numerical difficulties (status 4) that the
+        # solver without it gets through: 3 of 30 random dense 50-200-player matrices
+        res = linprog(cost, A_ub=upper, b_ub=np.zeros(2 * k), A_eq=equal, b_eq=[1.0],
+                      bounds=[(0, None)] * k + [(0, 1)] * k, method="highs",
+                      options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10,
+                               "presolve": presolve})
+        if res.status == 0:
+            break
+    else:  # cannot happen for an antisymmetric matrix (an equilibrium always exists)
         raise RuntimeError(f"Nash support LP failed: {res.message}")
     support = np.flatnonzero(res.x[k:] > 0.5)
     return support if len(support) else np.array([int(np.argmax(res.x[:k]))])
