@@ -43,9 +43,12 @@ def solve_zero_sum(a: np.ndarray) -> ZeroSumSolution:
     cost[-1] = -1.0  # minimise -v
     upper = np.hstack([-a.T, np.ones((cols, 1))])  # v - (a^T p)_j <= 0 for every column j
     equal = np.append(np.ones(rows), 0.0)[None]
-    res = linprog(cost, A_ub=upper, b_ub=np.zeros(cols), A_eq=equal, b_eq=[1.0],
-                  bounds=[(0, None)] * rows + [(None, None)], method="highs")
-    if res.status != 0:  # a finite matrix game always has a solution
+    for presolve in (True, False):  # as in nash._support: without presolve if it stops on numerical difficulties
+        res = linprog(cost, A_ub=upper, b_ub=np.zeros(cols), A_eq=equal, b_eq=[1.0],
+                      bounds=[(0, None)] * rows + [(None, None)], method="highs", options={"presolve": presolve})
+        if res.status == 0:
+            break
+    else:  # a finite matrix game always has a solution
         raise RuntimeError(f"the zero-sum LP failed: {res.message}")
     return ZeroSumSolution(_mixture(res.x[:rows]), _mixture(-res.ineqlin.marginals), float(res.x[-1]))
 
