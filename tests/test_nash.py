@@ -157,3 +157,14 @@ def test_the_l_bfgs_b_seed_gives_the_same_equilibrium(monkeypatch):
 
     monkeypatch.setattr(nash, "_active_set", first_fails)
     assert nash.maxent_nash(a) == pytest.approx(expected, abs=1e-9) and len(calls) == 2
+
+
+def test_a_dense_matrix_that_stops_highs_presolve_still_gets_its_equilibrium():
+    """HiGHS's presolve reports numerical difficulties on this 50-player matrix (status 4); the support LP then
+    runs without it instead of failing `arena leaderboard --method nash`."""
+    rng = np.random.default_rng(0)
+    upper = np.triu(rng.uniform(-0.5, 0.5, size=(50, 50)), 1)
+    a = upper - upper.T
+    p = nash.maxent_nash(a)
+    assert p.sum() == pytest.approx(1) and p.min() >= 0 and (a @ p).max() <= 1e-8
+    assert nash.equilibrium_support(a) == np.flatnonzero(p > 1e-9).tolist()

@@ -129,6 +129,12 @@ def test_payoff_and_history_twins_hold_the_store_queries(site, client):
     names = [s["player"] for s in report["standings"]]
     assert tournament["players"] == names
     assert tournament["score"] == [[report["payoff"][a][b] for b in names] for a in names]
+    # the CLI reads the same tables (one service), and its meta-game views run on them
+    assert cli_json(site, "payoff", "--league", "np", "--json") == [league]
+    assert cli_json(site, "payoff", "--tournament", "ttt-rr", "--json") == [tournament]
+    (mixture,) = cli_json(site, "payoff", "--league", "np", "--nash", "--json")
+    assert mixture["league"] == "np" and {r["player"] for r in mixture["mixture"]} <= members
+    assert sum(r["mass"] for r in mixture["mixture"]) == pytest.approx(1)
 
 
 def test_player_lineage_links_a_snapshot_to_its_learner_round_and_steps(site, client):

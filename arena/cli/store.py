@@ -8,6 +8,7 @@ import click
 from arena.errors import UsageError
 from arena.output import emit, field, stdout_console
 from arena.cli.options import FiniteFloatRange, db_option, output_options
+from arena.services.payoff import ALPHA
 from arena.services.recording import open_store
 
 def _player(ctx: click.Context, store: Any, text: str) -> str:
@@ -179,28 +180,81 @@ def history_cmd(ctx: click.Context, player: str, env: str | None, db_path: str, 
 
 @click.command("payoff")
 @click.option("--env", help="The game (needed when the store holds several).")
+@click.option("--league", help="Only the players of this league (all their games against each other in its game).")
+@click.option("--tournament", help="Only this tournament's players and games.")
+@click.option("--nash", is_flag=True,
+              help="The Nash mixture over the players of the zero-sum game score - 0.5 (a linear program), with each "
+                   "player's score against it.")
+@click.option("--alpharank", is_flag=True, help="α-Rank's stationary distribution over the players (OpenSpiel).")
+@click.option("--alpha", type=FiniteFloatRange(min=0, min_open=True),
+              help=f"α-Rank's selection intensity  [default: {ALPHA:g}]")
 @db_option()
 @output_options
-def payoff_cmd(env: str | None, db_path: str, fmt: str) -> None:
-    """The win-rate matrix: each row player's score against each column player."""
-    from arena.store import rankings
+@click.pass_context
+def payoff_cmd(ctx: click.Context, env: str | None, league: str | None, tournament: str | None, nash: bool,
+               alpharank: bool, alpha: float | None, db_path: str, fmt: str) -> None:
+    """The win-rate matrix: each row player's score against each column player; or its meta-game: the Nash
+    mixture (--nash) or the α-Rank ranking (--alpharank) of the players. A pair that never met counts as a tie."""
+    from arena.services import payoff
 
+    if nash and alpharank:
+        raise UsageError("Pick one of --nash and --alpharank.")
+    if alpha is not None and not alpharank:
+        raise UsageError("--alpha goes with --alpharank.")
     with open_store(db_path, readonly=True) as store:
-        envs = rankings.stored_envs(store)
-        if env:
-            env = rankings.resolve_env(store, env)
-        elif len(envs) == 1:
-            env = envs[0]
-        else:
-            raise UsageError(f"{db_path} holds {len(envs)} games; pick one with --env ({', '.join(envs) or 'none'}).")
-        table = rankings.payoff(store, env)
+        table = payoff.payoff_table(store, env=env, league=league, tournament=tournament,
+                                    registry=ctx.find_root().obj)
+    scope = table.get("league") or table.get("tournament") or table["env"]
+    if nash:
+        return _nash_view(payoff.nash_view(table), scope, fmt)
+    if alpharank:
+        return _alpharank_view(payoff.alpharank_view(table, ALPHA if alpha is None else alpha), scope, fmt)
     if fmt == "json":
         return emit([table], [], "json")
     players = table["players"]
     rows = [{"player": p, **{q: table["score"][i][j] for j, q in enumerate(players)}} for i, p in enumerate(players)]
     cols = [("Row vs column", field("player")),
             *[(q, lambda r, q=q: "-" if r["player"] == q else field(q, ".2f")(r)) for q in players]]
-    emit(rows, cols, fmt, title=f"{env}: score of row vs column", right=players)
+    emit(rows, cols, fmt, title=f"{scope}: score of row vs column", right=players)
+
+
+def _nash_view(doc: dict[str, Any], scope: str, fmt: str) -> None:
+    if fmt == "json":
+        return emit([doc], [], "json")
+    cols = [("Player", field("player")), ("Mass", field("mass", ".3f")), ("Score vs mixture", field("score", ".3f")),
+            ("Games", field("games"))]
+    emit(doc["mixture"], cols, fmt, title=f"{scope}: Nash mixture of the zero-sum game score - 0.5 "
+                                          f"(value {doc['value']:+.3f})", right=["Mass", "Score vs mixture", "Games"])
+    if doc["also_in_equilibrium"]:
+        _note(fmt, f"Other equilibria give mass to {', '.join(doc['also_in_equilibrium'])} too; this is one of them.")
+    _notes(doc, fmt)
+
+
+def _alpharank_view(doc: dict[str, Any], scope: str, fmt: str) -> None:
+    if fmt == "json":
+        return emit([doc], [], "json")
+    cols = [("Rank", field("rank")), ("Player", field("player")), ("Mass", field("mass", ".3f")),
+            ("Games", field("games"))]
+    emit(doc["ranking"], cols, fmt, title=f"{scope}: α-Rank (α = {doc['alpha']:g}, population {doc['population']})",
+         right=["Rank", "Mass", "Games"])
+    _notes(doc, fmt)
+
+
+def _notes(doc: dict[str, Any], fmt: str) -> None:
+    """What the meta-game assumed: pairs that never met (ties), players left out."""
+    missing = doc["missing_pairs"]
+    if missing:
+        shown = ", ".join(f"{a} v {b}" for a, b in missing[:5]) + (f" and {len(missing) - 5} more"
+                                                                   if len(missing) > 5 else "")
+        _note(fmt, f"{len(missing)} pair{'s' if len(missing) > 1 else ''} never met, counted as ties (0.5): {shown}.")
+    if doc["left_out"]:
+        _note(fmt, f"Left out, with no games against the others: {', '.join(doc['left_out'])}.")
+
+
+def _note(fmt: str, text: str) -> None:
+    """A line after a table: plain on a terminal, a '#' line in a pipe (the rows stay a clean TSV), none in CSV."""
+    if fmt == "table":
+        click.echo(text if stdout_console().is_terminal else f"# {text}")
 
 
 @click.group("ratings")

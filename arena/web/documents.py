@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from arena.errors import UnknownIdError, UsageError
+from arena.services.payoff import check_league, check_tournament, payoff_table
 from arena.store import browse, rankings
 from arena.store import leagues as league_state
 from arena.store import tournaments as tournament_state
@@ -27,22 +28,6 @@ def resolve_env(store: Any, env: str | None) -> str | None:
     if not env:
         return None
     return env if env in browse.rated_envs(store) else rankings.resolve_env(store, env)
-
-
-def check_league(store: Any, league: str | None) -> None:
-    if league is not None and league_state.get(store, league) is None:
-        raise UnknownIdError("league", league, league_state.names(store), "arena league list",
-                             where=str(store.path))
-
-
-def check_tournament(store: Any, name: str | None) -> Any:
-    if name is None:
-        return None
-    spec = tournament_state.load(store, name)
-    if spec is None:
-        known = [t["name"] for t in tournament_state.list_tournaments(store)]
-        raise UnknownIdError("tournament", name, known, "arena tournaments", where=str(store.path))
-    return spec
 
 
 def leaderboard_rows(store: Any, *, env: str | None = None, league: str | None = None,
@@ -104,34 +89,7 @@ def payoff(store: Any, *, env: str | None = None, league: str | None = None,
            tournament: str | None = None, registry: Any = None) -> dict[str, Any]:
     """The payoff matrix of an env (what `arena payoff --json` holds), or of a league's or a tournament's players:
     score[i][j] is row player i's score against column player j, games[i][j] their games."""
-    spec = check_tournament(store, tournament)
-    if spec is not None:
-        from arena.services.tournament import stored_report
-
-        doc = stored_report(registry, store, spec)
-        names = [s["player"] for s in doc["standings"]]
-        pairs = {(a, b): (g.split("/") if g else None) for a in names for b, g in doc["crosstable"][a].items()}
-        return {"env": spec.env, "tournament": spec.name, "players": names,
-                "score": [[doc["payoff"][a][b] for b in names] for a in names],
-                "games": [[int(pairs[(a, b)][1]) if pairs[(a, b)] else 0 for b in names] for a in names]}
-    check_league(store, league)
-    if league is not None:
-        env = env or league_state.get(store, league)["env"]  # type: ignore[index]
-    envs = browse.rated_envs(store)
-    if env:
-        env = resolve_env(store, env)
-    elif len(envs) == 1:
-        env = envs[0]
-    else:
-        raise UsageError(f"{store.path} holds {len(envs)} games; pick one with ?env= ({', '.join(envs) or 'none'}).")
-    table = rankings.payoff(store, env)
-    if league is None:
-        return table
-    keep = {r["player"] for r in rankings.leaderboard(store, env=env, league=league)}
-    index_of = [i for i, p in enumerate(table["players"]) if p in keep]
-    return {"env": env, "league": league, "players": [table["players"][i] for i in index_of],
-            "score": [[table["score"][i][j] for j in index_of] for i in index_of],
-            "games": [[table["games"][i][j] for j in index_of] for i in index_of]}
+    return payoff_table(store, env=env, league=league, tournament=tournament, registry=registry, env_flag="?env=")
 
 
 def leagues(store: Any) -> list[dict[str, Any]]:
