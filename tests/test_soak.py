@@ -67,8 +67,9 @@ def in_session(sid: int) -> list[int]:
 
 
 def soak(cmd: list[str], first: list[str], again: list[str], tmp_path: Path, *, stored, total: int, startup: float,
-         after: float, env: dict[str, str] | None = None, record=lambda: None) -> tuple[list[str], Any]:
-    """Run cmd + first, kill its process group with SIGKILL at a random moment, then cmd + again, KILLS times; then
+         after: float, env: dict[str, str] | None = None, record=lambda: None,
+         kills: int = KILLS) -> tuple[list[str], Any]:
+    """Run cmd + first, kill its process group with SIGKILL at a random moment, then cmd + again, `kills` times; then
     cmd + again to the end. A moment is, three times in ten, a random time up to `startup` seconds after the start
     (imports, the store's creation, Ray starting); otherwise a random time up to `after` seconds after `stored()`
     (games in the store) reaches a random target between what is stored and a fifth of the way to `total`, so the
@@ -76,7 +77,7 @@ def soak(cmd: list[str], first: list[str], again: list[str], tmp_path: Path, *, 
     rng = random.Random(SEED)
     env = {**os.environ, **(env or {})}
     log, sessions, records = [], [], []
-    for k in range(KILLS):
+    for k in range(kills):
         proc = subprocess.Popen(cmd + (first if k == 0 else again), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True, preexec_fn=default_signals)
         sessions.append(proc.pid)
@@ -110,7 +111,7 @@ def soak(cmd: list[str], first: list[str], again: list[str], tmp_path: Path, *, 
     assert not any(left.values()), f"seed {SEED}: processes of killed runs still running: {left}; {log}"
     assert not [r for r in records if r and processes.leftovers(r)], f"seed {SEED}: recorded leftovers remain"
     print(f"seed {SEED}: " + "; ".join(log))
-    assert sum("killed" in x for x in log) == KILLS, f"seed {SEED}: a run ended before its kill: {log}"
+    assert sum("killed" in x for x in log) == kills, f"seed {SEED}: a run ended before its kill: {log}"
     return log, last
 
 
@@ -171,8 +172,9 @@ def test_kill_9_soak_a_league_finishes_with_every_round_and_game_once(tmp_path):
 
     cmd = [ARENA, "league", "run", "soak.toml", "--db", str(db)]
     expected = sum(GAMES * (1 + min(r - 1, SNAPSHOTS)) for r in range(1, ROUNDS + 1))
+    # 6 kills, not 10: each run of the league starts Ray (~12 s), which made this the suite's slowest test (~120 s)
     log, last = soak(cmd, [], ["--resume"], tmp_path, stored=counter(db), total=expected, startup=12.0, after=0.3,
-                     env={"ARENA_SNAPSHOTS": str(tmp_path / "snapshots")}, record=record)
+                     env={"ARENA_SNAPSHOTS": str(tmp_path / "snapshots")}, record=record, kills=6)
     assert f"Finished ({ROUNDS} rounds)" in last.stderr or "already finished" in last.stderr, last.stderr[-2000:]
     # round r: the copy plays the fixed player and the latest `SNAPSHOTS` pool snapshots (one joins each round)
     check_store(db, expected, log)
