@@ -18,7 +18,6 @@ from arena import logs, signals
 from arena.errors import UsageError
 
 from . import ray_ship
-from .ray_ship import needs_of  # noqa: F401  (what callers pass as connect's `needs`)
 
 LOCAL = "local"  # an address meaning: start a local Ray, as if no address were given
 

@@ -19,7 +19,8 @@ from arena.errors import ArenaError, PluginError
 from arena.parallel import ChunkPlayer, GameJob, Placement, PlayOptions, crashed
 from arena.types import MatchResult
 
-from .ray_session import connect, needs_of
+from .ray_session import connect
+from .ray_ship import needs_of
 from .ray_snapshots import pack, unpack
 
 START_TIMEOUT_S = 120.0  # waiting for a CPU for the first match worker before saying none is free

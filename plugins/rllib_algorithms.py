@@ -273,7 +273,7 @@ class Session:
         from arena.features import version_for
         from arena.registry import Registry
 
-        from .ray_session import needs_of
+        from .ray_ship import needs_of
 
         connect(r.address, needs=needs_of(Registry(), spec.env, list(spec.table)) if r.address else None)
 
