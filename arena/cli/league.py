@@ -124,6 +124,10 @@ def status_cmd(name: str, fmt: str, db_path: str) -> None:
         for learner in learners:
             curve = [(r["round"], r[learner]) for r in doc["exploitability"] if learner in r]
             click.echo(f"exploitability of {learner} by round: " + ", ".join(f"r{n} {e:.3f}" for n, e in curve[-12:]))
+            average = [(r["round"], r[learner]) for r in doc.get("exploitability_average", []) if learner in r]
+            if average:
+                click.echo(f"  of the average of its copies so far: "
+                           + ", ".join(f"r{n} {e:.3f}" for n, e in average[-12:]))
 
 
 @league_group.command("list")

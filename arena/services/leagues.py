@@ -41,7 +41,9 @@ def league_status(store: Store, name: str) -> dict[str, Any]:
             "rounds": sum(r["phase"] == "done" for r in rounds), "in_progress": last.get("phase") == "trained",
             "elapsed_min": round(row["elapsed_s"] / 60, 2), "matches": matches, "file": row["file"],
             "last_round": last, "members": members,
-            "exploitability": [{"round": r["round"], **r["exploitability"]} for r in rounds if r.get("exploitability")]}
+            "exploitability": [{"round": r["round"], **r["exploitability"]} for r in rounds if r.get("exploitability")],
+            "exploitability_average": [{"round": r["round"], **r["exploitability_average"]} for r in rounds
+                                       if r.get("exploitability_average")]}
 
 
 def exploitability_by_player(store: Store, name: str, rounds: list[dict[str, Any]] | None = None) -> dict[str, float]:

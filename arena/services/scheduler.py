@@ -60,6 +60,7 @@ class Scheduler:
         self.resume = resume
         self.sessions: dict[str, Any] = {}
         self.stop_requested = False
+        self._measures: Any = None  # arena.services.exploitability.LeagueMeasures, for [evaluation] exploitability
 
     # -- names and paths ---------------------------------------------------------------------------
     def copy_name(self, learner: str, round_: int) -> str:
@@ -106,6 +107,8 @@ class Scheduler:
             signal.signal(signal.SIGINT, previous)
             for session in self.sessions.values():
                 session.stop()
+            if self._measures is not None:
+                self._measures.close()
         return reason or ""
 
     def _predecessor(self) -> None:
@@ -224,7 +227,7 @@ class Scheduler:
         joined, retired = self._snapshot_rules(r, scores)
         summary.update(evaluation=scores, joined=[m.id for m in joined])
         if lg.eval_exploitability:
-            summary["exploitability"] = self._exploitability(summary)
+            summary["exploitability"], summary["exploitability_average"] = self._exploitability(r, summary)
         for key in ("round", "phase", "at"):
             summary.pop(key, None)
         state.commit_done(self.store, lg.name, r, summary, joined, retired, self._tick())
@@ -395,12 +398,17 @@ class Scheduler:
         self._say_where(r, where)
         return {learner: {RETURN: standing.score} for (learner, _), standing in zip(matches, played) if learner}
 
-    def _exploitability(self, summary: dict[str, Any]) -> dict[str, float]:
-        """[evaluation] exploitability: each learner's copy of the round, by its move probabilities (NashConv / 2)."""
-        from arena.services.exploitability import exploitability
+    def _exploitability(self, r: int, summary: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+        """[evaluation] exploitability: each learner's copy of the round, and the average of its copies so far, by
+        their move probabilities (NashConv / 2)."""
+        from arena.services.exploitability import LeagueMeasures
 
-        return {x: round(exploitability(self.reg, self.league.env, info["copy"])["exploitability"], 6)
-                for x, info in summary.get("learners", {}).items()}
+        if self._measures is None:
+            self._measures = LeagueMeasures(self.reg, self.league.env)
+        earlier = [x for x in state.rounds(self.store, self.league.name) if x["round"] < r]
+        copies = {x: [c for c in (e.get("learners", {}).get(x, {}).get("copy") for e in earlier) if c] + [info["copy"]]
+                  for x, info in summary.get("learners", {}).items()}
+        return self._measures.measure(copies)
 
     def _say_where(self, r: int, where: Placement) -> None:
         """On a Ray cluster: which nodes played the round's evaluation games, and any played again."""
@@ -497,9 +505,11 @@ class Scheduler:
                 f"  (+{len(played) - 4} more)" if len(played) > 4 else "")
             ev = "  ".join(f"{o} {s:.2f}" for o, s in summary.get("evaluation", {}).get(name, {}).items())
             exploit = summary.get("exploitability", {}).get(name)
+            average = summary.get("exploitability_average", {}).get(name)
             self.echo(f"  {name}: it {info['iteration']}, {info['steps']:,} steps | training: {train or '-'}"
                       f" | evaluation: {ev or '-'}" + (f" | exploitability {exploit:.4f}" if exploit is not None
-                                                       else ""))
+                                                       else "") + (f", average {average:.4f}" if average is not None
+                                                                   else ""))
         for snap in summary.get("joined", []):
             self.echo(f"  snapshot: {snap} joined the pool")
         if self._info().cooperative:  # nobody to beat: the best mean returns

@@ -194,7 +194,10 @@
       const exploitNode = document.getElementById("league-exploitability");
       if (exploitNode) {  // [evaluation] exploitability: one line per learner
         const curves = {};
-        for (const r of rounds) for (const [who, e] of Object.entries(r.exploitability || {})) (curves[who] ||= []).push([r.round, e]);
+        for (const r of rounds) {
+          for (const [who, e] of Object.entries(r.exploitability || {})) (curves[who] ||= []).push([r.round, e]);
+          for (const [who, e] of Object.entries(r.exploitability_average || {})) (curves[who + " average"] ||= []).push([r.round, e]);
+        }
         plot(exploitNode, Object.entries(curves).map(([n, points]) => ({name: n, points,
           markers: points.map(([x, y]) => ({x, y, title: `${n}, round ${x}: exploitability ${y.toFixed(4)}`}))})),
           "round", "exploitability");
