@@ -60,6 +60,16 @@ class GameInfo:
         return self.native_game is not None
 
     @property
+    def hidden_information(self) -> bool:
+        """An OpenSpiel game where a player does not see everything (poker, moves made at once): there a policy is
+        a mixed strategy, and playing only its most likely move throws that away."""
+        if self.native_game is None:
+            return False
+        import pyspiel
+
+        return self.native_game.get_type().information != pyspiel.GameType.Information.PERFECT_INFORMATION
+
+    @property
     def sides(self) -> tuple[tuple[int, ...], ...]:
         """The seats of each side: the teams, or one side per seat."""
         return self.teams or tuple((s,) for s in range(self.num_seats))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import ArenaError, UnknownIdError
+from arena.errors import ArenaError, ParameterError, UnknownIdError
 from arena.features import (FEATURES, LOOKAHEAD, feature_dim, features, lookahead_unavailable,  # re-exported: their
                             uses_last_action)  # home is the core
 from arena.hookspecs import hookimpl
@@ -127,11 +127,15 @@ def load_value(directory: Path, meta: Mapping[str, Any]) -> Any:
 
 
 class SnapshotPolicy:
-    """Plays a frozen snapshot: masked logits of the saved network; greedy by default, or sampled."""
+    """Plays a frozen snapshot: masked logits of the saved network. By default greedy (its most likely move), except
+    in games with hidden information (poker), where it samples: the mixed strategy is what it learned there."""
 
     directory: Path = Path()
 
-    def __init__(self, greedy: bool = True):
+    def __init__(self, greedy: bool | None = None):
+        if greedy not in (None, True, False):
+            raise ParameterError(f"Parameter 'greedy' of snapshot/{self.directory.name} must be true or false, "
+                                 f"got {greedy!r}.")
         self.greedy = greedy
         self.meta, self.nets = load_all(self.directory)
         self.net = self.nets[0]
@@ -160,7 +164,7 @@ class SnapshotPolicy:
         """Moves for many boards in one forward pass (the match runner batches games that wait on this snapshot)."""
         actions = []
         for row, call in zip(self._logits(calls), calls):
-            if self.greedy:
+            if self.greedy if self.greedy is not None else not call["game"].hidden_information:
                 actions.append(int(np.argmax(row)))
                 continue
             p = np.exp(row - row.max())
@@ -238,7 +242,8 @@ def actor_state_dict(module_state: Mapping[str, Any], hidden: Sequence[int],
 @hookimpl
 def register_policies(register):
     register("snapshot/*", policy_for,
-             description=f"A frozen snapshot: snapshot/NAME plays snapshots/NAME (${SNAPSHOTS_ENV_VAR}); greedy=true.")
+             description=f"A frozen snapshot: snapshot/NAME plays snapshots/NAME (${SNAPSHOTS_ENV_VAR}); greedy "
+                         "(true; false, sampled, in games with hidden information).")
 
 
 @hookimpl
