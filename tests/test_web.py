@@ -544,10 +544,14 @@ def test_browser_league_heatmap_and_tournament_pages_draw(site, page):
 def test_browser_league_page_plots_exploitability_over_rounds(site, page):
     page.goto(page.base + "/league/kx")
     page.wait_for_selector("#league-exploitability path.line")
-    assert page.locator("#league-exploitability circle.marker").count() == 2  # one point a round
+    # a line for the round's copy and one for the average of the copies so far, a point a round on each
+    assert page.locator("#league-exploitability circle.marker").count() == 4
+    assert page.locator("#league-exploitability text.legend").all_text_contents() == ["main", "main average"]
     doc = json.loads(page.context.request.get(page.base + "/api/league/kx").text())
     assert [r["round"] for r in doc["exploitability"]] == [1, 2]
     assert all(0 <= r["main"] <= 2 for r in doc["exploitability"])
+    average = [r["main"] for r in doc["exploitability_average"]]
+    assert average[0] == doc["exploitability"][0]["main"] and len(average) == 2  # round 1: one copy, itself
     page.goto(page.base + "/league/np")  # rock-paper-scissors: no such plot
     page.wait_for_selector("#league-plot path.line")
     assert page.locator("#league-exploitability").count() == 0
