@@ -137,6 +137,7 @@ class SnapshotPolicy:
             raise ParameterError(f"Parameter 'greedy' of snapshot/{self.directory.name} must be true or false, "
                                  f"got {greedy!r}.")
         self.greedy = greedy
+        self._hidden: dict[str, bool] = {}  # env id -> whether the game hides information (asked once per game)
         self.meta, self.nets = load_all(self.directory)
         self.net = self.nets[0]
         # a learner with several modules (sharing by team or agent) kept one network per module; None: a seat it
@@ -164,12 +165,20 @@ class SnapshotPolicy:
         """Moves for many boards in one forward pass (the match runner batches games that wait on this snapshot)."""
         actions = []
         for row, call in zip(self._logits(calls), calls):
-            if self.greedy if self.greedy is not None else not call["game"].hidden_information:
+            if self._greedy_in(call["game"]):
                 actions.append(int(np.argmax(row)))
                 continue
             p = np.exp(row - row.max())
             actions.append(int(call["rng"].choice(len(p), p=p / p.sum())))
         return actions
+
+    def _greedy_in(self, game: GameInfo) -> bool:
+        """Whether it plays its most likely move in this game: as asked, or else unless the game hides information."""
+        if self.greedy is not None:
+            return self.greedy
+        if game.env_id not in self._hidden:
+            self._hidden[game.env_id] = game.hidden_information
+        return not self._hidden[game.env_id]
 
     def action_probabilities(self, observation: Any, action_mask: np.ndarray, game: GameInfo,
                              history: Sequence[tuple[int, int]], seat: int, state: Any) -> np.ndarray:
